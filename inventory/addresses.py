@@ -1,0 +1,35 @@
+"""MAC and IP address parsing shared by models, services and the API."""
+
+import ipaddress
+import re
+
+from django.core.exceptions import ValidationError
+
+_HEX_MAC = re.compile(r"^[0-9a-f]{12}$")
+
+
+def normalise_mac(value: str) -> str:
+    """Lower-case, colon-separated: accepts aa:bb:.., AA-BB-.., aabb.ccdd.eeff and aabbccddeeff."""
+    digits = re.sub(r"[:\-.\s]", "", (value or "").strip().lower())
+    if not _HEX_MAC.match(digits):
+        raise ValidationError(f'"{value}" is not a MAC address (expected six hex pairs).')
+    if int(digits[:2], 16) & 1:
+        raise ValidationError(f'"{value}" is a multicast MAC, not a network card\'s address.')
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+
+
+def parse_network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(str(value).strip(), strict=True)
+    except ValueError as exc:
+        raise ValidationError(
+            f'"{value}" is not a network in CIDR notation with its host bits zero '
+            "(e.g. 203.0.113.0/24 or 2001:db8::/64)."
+        ) from exc
+
+
+def parse_address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    try:
+        return ipaddress.ip_address(str(value).strip())
+    except ValueError as exc:
+        raise ValidationError(f'"{value}" is not an IP address.') from exc

@@ -1,0 +1,209 @@
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from inventory import ipam, services
+from inventory.api.serializers import (
+    ConfigurationSerializer,
+    IpAddressSerializer,
+    IpAllocationSerializer,
+    IpPoolSerializer,
+    NetworkSerializer,
+    OwnerSerializer,
+    ServerSerializer,
+)
+from inventory.models import Bmc, HardwareProfile, IpAddress, IpPool, Location, Network, Server
+from panel.api.permissions import AdminWritesOnly, IsAdminRole
+from panel.api.views import PanelViewSet
+
+
+class ConfigurationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PanelViewSet):
+    """Hardware profiles with how many servers of each are free to sell."""
+
+    serializer_class = ConfigurationSerializer
+    search_fields = ["name", "cpu"]
+    filterset_fields = ["disk_kind"]
+
+    def get_queryset(self):
+        return HardwareProfile.objects.with_server_counts().order_by("name")
+
+
+class ServerFilter(filters.FilterSet):
+    configuration = filters.CharFilter(field_name="profile__name")
+    location = filters.ModelChoiceFilter(
+        field_name="rack__location", queryset=Location.objects.all()
+    )
+    power_state = filters.ChoiceFilter(
+        field_name="bmc__power_state", choices=Bmc.PowerState.choices
+    )
+    free = filters.BooleanFilter(method="filter_free", label="Free to sell")
+
+    class Meta:
+        model = Server
+        fields = ["state", "rack", "owner", "mac", "suspended"]
+
+    def filter_free(self, queryset, name, value):
+        return queryset.filter(Server.free_q()) if value else queryset.exclude(Server.free_q())
+
+
+class ServerViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    PanelViewSet,
+):
+    """Servers: customers see their own; staff enrol, change and remove them."""
+
+    serializer_class = ServerSerializer
+    permission_classes = [*PanelViewSet.permission_classes, AdminWritesOnly]
+    filterset_class = ServerFilter
+    search_fields = ["name", "serial", "mac", "ip_addresses__address"]
+    ordering_fields = ["name", "created_at", "state"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return (
+            Server.objects.visible_to(self.request.user)
+            .select_related("profile", "rack__location", "owner", "bmc")
+            .prefetch_related(
+                Prefetch("ip_addresses", IpAddress.objects.order_by("-is_main", "family", "pk"))
+            )
+            .distinct()
+            .order_by("name")
+        )
+
+    def _fresh(self, server: Server) -> Server:
+        return self.get_queryset().get(pk=server.pk)
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        server = services.enrol_server(actor=self.request.user, **data)
+        serializer.instance = self._fresh(server)
+
+    def perform_update(self, serializer):
+        server = services.update_server(
+            actor=self.request.user, server=serializer.instance, **serializer.validated_data
+        )
+        serializer.instance = self._fresh(server)
+
+    def perform_destroy(self, instance):
+        services.delete_server(actor=self.request.user, server=instance)
+
+    @extend_schema(request=OwnerSerializer, responses=ServerSerializer, methods=["POST"])
+    @extend_schema(request=None, responses={200: ServerSerializer}, methods=["DELETE"])
+    @action(
+        detail=True,
+        methods=["post", "delete"],
+        permission_classes=[*PanelViewSet.permission_classes, IsAdminRole],
+    )
+    def owner(self, request, pk=None):
+        """Assign the server to a customer (POST) or take it back (DELETE)."""
+        server = self.get_object()
+        if request.method == "DELETE":
+            server = services.release_owner(actor=request.user, server=server)
+        else:
+            payload = OwnerSerializer(data=request.data)
+            payload.is_valid(raise_exception=True)
+            server = services.assign_owner(
+                actor=request.user, server=server, owner=payload.validated_data["owner"]
+            )
+        return Response(ServerSerializer(self._fresh(server)).data)
+
+
+class ServerIpViewSet(mixins.ListModelMixin, PanelViewSet):
+    """A server's addresses: the owner reads them, staff allocate and release."""
+
+    serializer_class = IpAddressSerializer
+    permission_classes = [*PanelViewSet.permission_classes, AdminWritesOnly]
+
+    def server(self) -> Server:
+        return get_object_or_404(
+            Server.objects.visible_to(self.request.user), pk=self.kwargs["server_pk"]
+        )
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return IpAddress.objects.none()
+        return IpAddress.objects.filter(server=self.server()).select_related(
+            "pool__network", "server"
+        )
+
+    @extend_schema(request=IpAllocationSerializer, responses={201: IpAddressSerializer})
+    def create(self, request, server_pk=None):
+        payload = IpAllocationSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        allocated = ipam.allocate_ip(
+            actor=request.user, server=self.server(), **payload.validated_data
+        )
+        fresh = IpAddress.objects.select_related("pool__network", "server").get(pk=allocated.pk)
+        return Response(IpAddressSerializer(fresh).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, server_pk=None, pk=None):
+        ip = get_object_or_404(self.get_queryset(), pk=pk)
+        ipam.release_ip(actor=request.user, ip=ip)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class NetworkViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, PanelViewSet
+):
+    """Networks (staff only)."""
+
+    serializer_class = NetworkSerializer
+    permission_classes = [*PanelViewSet.permission_classes, IsAdminRole]
+    queryset = Network.objects.order_by("family", "cidr")
+    filterset_fields = ["family", "vlan", "location"]
+    search_fields = ["name", "cidr", "description"]
+
+    def perform_create(self, serializer):
+        serializer.instance = ipam.create_network(
+            actor=self.request.user, **serializer.validated_data
+        )
+
+
+class IpPoolViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, PanelViewSet
+):
+    """Address pools with their usage (staff only)."""
+
+    serializer_class = IpPoolSerializer
+    permission_classes = [*PanelViewSet.permission_classes, IsAdminRole]
+    filterset_fields = ["network", "is_public"]
+    search_fields = ["name"]
+
+    def get_queryset(self):
+        return IpPool.objects.with_usage().select_related("network").order_by("pk")
+
+    def perform_create(self, serializer):
+        pool = ipam.create_pool(actor=self.request.user, **serializer.validated_data)
+        serializer.instance = self.get_queryset().get(pk=pool.pk)
+
+
+class IpAddressFilter(filters.FilterSet):
+    network = filters.ModelChoiceFilter(field_name="pool__network", queryset=Network.objects.all())
+
+    class Meta:
+        model = IpAddress
+        fields = ["server", "pool", "family", "is_main", "status"]
+
+
+class IpAddressViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PanelViewSet):
+    """Every address in use: customers see those of their own servers."""
+
+    serializer_class = IpAddressSerializer
+    filterset_class = IpAddressFilter
+    search_fields = ["address", "server__name"]
+
+    def get_queryset(self):
+        return (
+            IpAddress.objects.visible_to(self.request.user)
+            .select_related("pool__network", "server")
+            .order_by("family", "address")
+        )

@@ -1,0 +1,187 @@
+"""IP address management: networks, pools and race-free allocation.
+
+Allocation locks the server row, then the pool row (`select_for_update`, in pool
+id order), reads the pool's used addresses and inserts the first free one. Two
+allocations from one pool therefore run one after the other on PostgreSQL;
+SQLite serialises writers (BEGIN IMMEDIATE). The unique constraint on the
+address is the backstop: a lost race becomes a 409, never a duplicate.
+"""
+
+import ipaddress
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from inventory.addresses import parse_address
+from inventory.models import IpAddress, IpPool, Location, Network, Server
+from panel import audit
+from panel.exceptions import Conflict, PoolExhausted
+from panel.models import User
+
+
+@transaction.atomic
+def create_network(
+    *,
+    actor: User,
+    name: str,
+    cidr: str,
+    gateway: str | None = None,
+    vlan: int | None = None,
+    location: Location | None = None,
+    dns_servers: list[str] | None = None,
+    description: str = "",
+) -> Network:
+    network = Network(
+        name=name,
+        cidr=cidr,
+        gateway=gateway or None,
+        vlan=vlan,
+        location=location,
+        dns_servers=[str(s) for s in dns_servers or []],
+        description=description,
+    )
+    network.full_clean(exclude=["family"])
+    network.save()
+    audit.record(actor=actor, action="network.create", target=network, cidr=network.cidr)
+    return network
+
+
+@transaction.atomic
+def create_pool(
+    *,
+    actor: User,
+    network: Network,
+    name: str,
+    first_address: str,
+    last_address: str,
+    is_public: bool = True,
+) -> IpPool:
+    pool = IpPool(
+        network=network,
+        name=name,
+        first_address=first_address,
+        last_address=last_address,
+        is_public=is_public,
+    )
+    pool.full_clean()
+    pool.save()
+    audit.record(actor=actor, action="pool.create", target=pool, range=f"{pool.first}-{pool.last}")
+    return pool
+
+
+def _candidate_pools(server: Server, *, pool, network, address, family) -> list[IpPool]:
+    """Pools to allocate from, in the order they are tried (and locked)."""
+    if pool is not None:
+        pools = [pool]
+    elif network is not None:
+        pools = list(network.pools.select_related("network").order_by("pk"))
+        if not pools:
+            raise ValidationError({"network": [f"Network {network.name} has no IP pools."]})
+    else:
+        wanted = address.version if address else family
+        location = server.rack.location_id if server.rack_id else None
+        local = Q(network__location__isnull=True) | Q(network__location=location)
+        scope = Q(network__family=wanted) & local
+        pools = list(
+            IpPool.objects.select_related("network")
+            .filter(scope & (Q(is_public=True) if address is None else Q()))
+            .order_by("pk")
+        )
+        if not pools:
+            raise ValidationError(
+                {"family": [f"No public IPv{wanted} pool serves this server's location."]}
+            )
+    versions = {p.network.family for p in pools}
+    if family and versions != {family}:
+        raise ValidationError({"family": [f"That pool or network is not IPv{family}."]})
+    if address is not None:
+        pools = [p for p in pools if p.contains(address)]
+        if not pools:
+            raise ValidationError({"address": [f"{address} is not inside the pools asked for."]})
+    return pools
+
+
+def _next_free(pool: IpPool):
+    """The lowest address of the pool that is neither used nor excluded, or None."""
+    taken = {int(ipaddress.ip_address(a)) for a in pool.addresses.values_list("address", flat=True)}
+    taken |= {int(a) for a in pool.excluded()}
+    candidate, last = int(pool.first), int(pool.last)
+    while candidate <= last:
+        if candidate not in taken:
+            return ipaddress.ip_address(candidate)
+        candidate += 1
+    return None
+
+
+@transaction.atomic
+def allocate_ip(
+    *,
+    actor: User,
+    server: Server,
+    pool: IpPool | None = None,
+    network: Network | None = None,
+    address: str | None = None,
+    family: int | None = None,
+    set_as_main: bool | None = None,
+) -> IpAddress:
+    """Give `server` the next free (or the requested) address; a family's first becomes main."""
+    server = Server.objects.select_for_update(of=("self",)).select_related("rack").get(pk=server.pk)
+    wanted = parse_address(address) if address else None
+    pools = _candidate_pools(
+        server,
+        pool=pool,
+        network=network,
+        address=wanted,
+        family=family or (None if (pool or network or wanted) else 4),
+    )
+    chosen = None
+    for candidate in pools:
+        locked = (
+            IpPool.objects.select_for_update(of=("self",))
+            .select_related("network")
+            .get(pk=candidate.pk)
+        )
+        if wanted is not None:
+            if wanted in locked.excluded():
+                raise ValidationError({"address": [f"{wanted} is the network's gateway."]})
+            holder = IpAddress.objects.filter(address=str(wanted)).select_related("server").first()
+            if holder is not None:
+                raise Conflict(f"{wanted} is already in use.")
+            chosen = (locked, wanted)
+            break
+        free = _next_free(locked)
+        if free is not None:
+            chosen = (locked, free)
+            break
+    if chosen is None:
+        raise PoolExhausted(f"No free address left in {', '.join(p.name for p in pools)}.")
+    locked, ip = chosen
+    has_main = server.ip_addresses.filter(family=ip.version, is_main=True)
+    main = set_as_main if set_as_main is not None else not has_main.exists()
+    if main:
+        has_main.update(is_main=False)
+    try:
+        with transaction.atomic():
+            allocated = IpAddress.objects.create(
+                address=str(ip), family=ip.version, pool=locked, server=server, is_main=main
+            )
+    except IntegrityError as exc:
+        raise Conflict(f"{ip} was taken by a concurrent request; retry.") from exc
+    audit.record(
+        actor=actor,
+        action="ip.allocate",
+        target=server,
+        address=str(ip),
+        pool=locked.name,
+        is_main=main,
+    )
+    return allocated
+
+
+@transaction.atomic
+def release_ip(*, actor: User, ip: IpAddress) -> None:
+    """Return an address to its pool."""
+    server = ip.server
+    audit.record(actor=actor, action="ip.release", target=server or ip, address=ip.address)
+    ip.delete()

@@ -1,0 +1,415 @@
+"""What exists in the datacenter: places, racks, configurations, servers, BMCs, IPAM."""
+
+import ipaddress
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Count, Q
+
+from inventory.addresses import parse_address, parse_network
+from panel import encryption
+
+IP_FAMILIES = [(4, "IPv4"), (6, "IPv6")]
+
+
+def _unusable(net) -> set:
+    """IPv4 network and broadcast addresses, which no host may have (except in /31 and /32)."""
+    if net.version == 4 and net.prefixlen < 31:
+        return {net.network_address, net.broadcast_address}
+    return set()
+
+
+def _is_address(value) -> bool:
+    try:
+        parse_address(value)
+    except ValidationError:
+        return False
+    return True
+
+
+class Location(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    address = models.CharField(max_length=250, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Rack(models.Model):
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="racks")
+    name = models.CharField(max_length=100)
+    size_u = models.PositiveSmallIntegerField(
+        "size (U)", default=42, validators=[MinValueValidator(1), MaxValueValidator(60)]
+    )
+
+    class Meta:
+        ordering = ["location__name", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["location", "name"], name="rack_name_unique_per_location"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.location.name} / {self.name}"
+
+
+class HardwareProfileQuerySet(models.QuerySet):
+    def with_server_counts(self):
+        """Annotate total and free (enrolled, unowned, healthy) servers in one query."""
+        return self.annotate(
+            total_server_count=Count("servers", distinct=True),
+            free_server_count=Count(
+                "servers", filter=Server.free_q(prefix="servers__"), distinct=True
+            ),
+        )
+
+
+class HardwareProfile(models.Model):
+    """A sellable configuration, e.g. `i9-9900K-64Gb-2x1024NVMe`."""
+
+    class DiskKind(models.TextChoices):
+        NVME = "nvme", "NVMe"
+        SSD = "ssd", "SSD"
+        HDD = "hdd", "HDD"
+
+    name = models.CharField(max_length=100, unique=True)
+    cpu = models.CharField("CPU", max_length=100)
+    cpu_cores = models.PositiveSmallIntegerField(default=1)
+    ram_gb = models.PositiveIntegerField("RAM (GB)")
+    disk_count = models.PositiveSmallIntegerField(default=1)
+    disk_size_gb = models.PositiveIntegerField("disk size (GB)")
+    disk_kind = models.CharField(max_length=8, choices=DiskKind.choices, default=DiskKind.SSD)
+    description = models.TextField(blank=True)
+
+    objects = HardwareProfileQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "hardware profile (configuration)"
+
+    def __str__(self):
+        return self.name
+
+
+class ServerQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Staff see every server; a customer only their own."""
+        if user.is_authenticated and user.is_admin:
+            return self
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(owner=user)
+
+    def free(self):
+        return self.filter(Server.free_q())
+
+
+class Server(models.Model):
+    class State(models.TextChoices):
+        READY = "ready", "Ready"
+        MAINTENANCE = "maintenance", "Maintenance"
+        FAULTY = "faulty", "Faulty"
+        RETIRED = "retired", "Retired"
+
+    name = models.CharField(max_length=100, unique=True)
+    profile = models.ForeignKey(
+        HardwareProfile,
+        on_delete=models.PROTECT,
+        related_name="servers",
+        verbose_name="configuration",
+    )
+    rack = models.ForeignKey(
+        Rack, null=True, blank=True, on_delete=models.PROTECT, related_name="servers"
+    )
+    unit = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    mac = models.CharField("PXE MAC", max_length=17, unique=True, null=True, blank=True)
+    serial = models.CharField(max_length=100, blank=True)
+    facts = models.JSONField("hardware facts", default=dict, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="servers",
+    )
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.READY, db_index=True
+    )
+    suspended = models.BooleanField(default=False)
+    current_os = models.CharField("current OS", max_length=100, blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ServerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["rack", "unit"], name="server_one_per_rack_unit"),
+            models.CheckConstraint(
+                condition=Q(rack__isnull=True, unit__isnull=True)
+                | Q(rack__isnull=False, unit__isnull=False),
+                name="server_rack_and_unit_together",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @staticmethod
+    def free_q(prefix: str = "") -> Q:
+        """Enrolled, unowned, healthy: ready, not suspended, BMC not known to be unreachable."""
+        return (
+            Q(**{f"{prefix}state": Server.State.READY})
+            & Q(**{f"{prefix}owner__isnull": True})
+            & Q(**{f"{prefix}suspended": False})
+            & ~Q(**{f"{prefix}bmc__reachable": False})
+        )
+
+
+class Bmc(models.Model):
+    """The server's baseboard management controller, reached over IPMI."""
+
+    class Interface(models.TextChoices):
+        LANPLUS = "lanplus", "IPMI 2.0 (lanplus)"
+
+    class PowerState(models.TextChoices):
+        ON = "on", "On"
+        OFF = "off", "Off"
+        UNKNOWN = "unknown", "Unknown"
+
+    server = models.OneToOneField(Server, on_delete=models.CASCADE, related_name="bmc")
+    address = models.CharField(max_length=253, help_text="IP address or host name")
+    port = models.PositiveIntegerField(
+        default=623, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    interface = models.CharField(
+        max_length=16, choices=Interface.choices, default=Interface.LANPLUS
+    )
+    username = models.CharField(max_length=64)
+    password_encrypted = models.TextField(editable=False)
+    power_state = models.CharField(
+        max_length=8, choices=PowerState.choices, default=PowerState.UNKNOWN
+    )
+    power_state_read_at = models.DateTimeField(null=True, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    reachable = models.BooleanField(null=True, blank=True, help_text="Unknown until first polled")
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = "BMC"
+        verbose_name_plural = "BMCs"
+        constraints = [
+            models.UniqueConstraint(fields=["address", "port"], name="bmc_unique_endpoint")
+        ]
+
+    def __str__(self):
+        return f"{self.address}:{self.port}"
+
+    def set_password(self, password: str) -> None:
+        self.password_encrypted = encryption.encrypt(password)
+
+    def reveal_password(self) -> str:
+        """Decrypt for a driver call only; never log, render or return it."""
+        return encryption.decrypt(self.password_encrypted)
+
+
+class SwitchPort(models.Model):
+    """A server's port on an access switch; suspending a server shuts it down."""
+
+    class AdminStatus(models.TextChoices):
+        UP = "up", "Up"
+        DOWN = "down", "Down"
+
+    switch = models.CharField(max_length=100)
+    port = models.CharField(max_length=50)
+    server = models.ForeignKey(
+        Server, null=True, blank=True, on_delete=models.SET_NULL, related_name="switch_ports"
+    )
+    admin_status = models.CharField(
+        max_length=8, choices=AdminStatus.choices, default=AdminStatus.UP
+    )
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["switch", "port"]
+        constraints = [models.UniqueConstraint(fields=["switch", "port"], name="switchport_unique")]
+
+    def __str__(self):
+        return f"{self.switch} {self.port}"
+
+
+class Network(models.Model):
+    name = models.CharField(max_length=100)
+    cidr = models.CharField("CIDR", max_length=49, unique=True)
+    family = models.PositiveSmallIntegerField(choices=IP_FAMILIES, editable=False)
+    gateway = models.GenericIPAddressField(null=True, blank=True)
+    vlan = models.PositiveSmallIntegerField(
+        "VLAN", null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(4094)]
+    )
+    location = models.ForeignKey(
+        Location, null=True, blank=True, on_delete=models.PROTECT, related_name="networks"
+    )
+    dns_servers = models.JSONField("DNS servers", default=list, blank=True)
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["family", "cidr"]
+
+    def __str__(self):
+        return f"{self.name} ({self.cidr})"
+
+    @property
+    def ip_network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        return ipaddress.ip_network(self.cidr)
+
+    def clean(self):
+        try:
+            net = parse_network(self.cidr)
+        except ValidationError as exc:
+            raise ValidationError({"cidr": exc.messages}) from exc
+        self.cidr, self.family = str(net), net.version
+        errors = {}
+        if self.gateway:
+            gateway = parse_address(self.gateway)
+            if gateway not in net or gateway in _unusable(net):
+                errors["gateway"] = [f"The gateway must be a host address inside {net}."]
+            self.gateway = str(gateway)
+        bad_dns = [s for s in self.dns_servers or [] if not _is_address(s)]
+        if bad_dns:
+            errors["dns_servers"] = [f'"{bad_dns[0]}" is not an IP address.']
+        others = Network.objects.exclude(pk=self.pk).values_list("cidr", flat=True)
+        clash = next((o for o in others if net.overlaps(ipaddress.ip_network(o))), None)
+        if clash:
+            errors["cidr"] = [f"{net} overlaps network {clash}."]
+        if errors:
+            raise ValidationError(errors)
+
+
+class IpPoolQuerySet(models.QuerySet):
+    def with_usage(self):
+        return self.annotate(used_count=Count("addresses"))
+
+
+class IpPool(models.Model):
+    """A range of a network from which addresses are handed out."""
+
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="pools")
+    name = models.CharField(max_length=100)
+    first_address = models.GenericIPAddressField()
+    last_address = models.GenericIPAddressField()
+    is_public = models.BooleanField(default=True)
+
+    objects = IpPoolQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["network__cidr", "name"]
+        verbose_name = "IP pool"
+        constraints = [
+            models.UniqueConstraint(fields=["network", "name"], name="pool_name_unique_per_network")
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.first_address} - {self.last_address})"
+
+    @property
+    def first(self):
+        return ipaddress.ip_address(self.first_address)
+
+    @property
+    def last(self):
+        return ipaddress.ip_address(self.last_address)
+
+    def clean(self):
+        if self.network_id is None:
+            return
+        net = self.network.ip_network
+        errors = {}
+        for field in ("first_address", "last_address"):
+            try:
+                address = parse_address(getattr(self, field))
+            except ValidationError as exc:
+                errors[field] = exc.messages
+                continue
+            if address.version != net.version or address not in net:
+                errors[field] = [f"{address} is not inside {net}."]
+            elif address in _unusable(net):
+                errors[field] = [f"{address} is the network or broadcast address of {net}."]
+            setattr(self, field, str(address))
+        if not errors and self.first > self.last:
+            errors["last_address"] = ["The last address must not come before the first."]
+        if not errors:
+            others = IpPool.objects.filter(network=self.network).exclude(pk=self.pk)
+            clash = next((o for o in others if o.first <= self.last and self.first <= o.last), None)
+            if clash:
+                errors["first_address"] = [f"The range overlaps pool {clash.name}."]
+        if errors:
+            raise ValidationError(errors)
+
+    def contains(self, address) -> bool:
+        return address.version == self.first.version and self.first <= address <= self.last
+
+    def excluded(self) -> set:
+        """Addresses in range that are never handed out: the network's gateway."""
+        gateway = self.network.gateway
+        return {ipaddress.ip_address(gateway)} if gateway else set()
+
+    @property
+    def size(self) -> int:
+        """Addresses this pool can hand out."""
+        span = int(self.last) - int(self.first) + 1
+        return span - sum(1 for address in self.excluded() if self.contains(address))
+
+
+class IpAddressQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        if user.is_authenticated and user.is_admin:
+            return self
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(server__owner=user)
+
+
+class IpAddress(models.Model):
+    class Status(models.TextChoices):
+        ALLOCATED = "allocated", "Allocated to a server"
+        RESERVED = "reserved", "Reserved by staff"
+
+    address = models.GenericIPAddressField(unique=True)
+    family = models.PositiveSmallIntegerField(choices=IP_FAMILIES, editable=False)
+    pool = models.ForeignKey(IpPool, on_delete=models.PROTECT, related_name="addresses")
+    server = models.ForeignKey(
+        Server, null=True, blank=True, on_delete=models.CASCADE, related_name="ip_addresses"
+    )
+    is_main = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ALLOCATED)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = IpAddressQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["family", "address"]
+        verbose_name = "IP address"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["server", "family"],
+                condition=Q(is_main=True),
+                name="one_main_ip_per_family",
+            ),
+        ]
+
+    def __str__(self):
+        return self.address
+
+    def save(self, *args, **kwargs):
+        self.family = parse_address(self.address).version
+        super().save(*args, **kwargs)

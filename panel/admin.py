@@ -1,0 +1,170 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
+from django.db.models import Count
+
+from panel import audit, services
+from panel.models import ApiToken, AuditEvent, SshKey, User
+
+
+class OneByOneDeleteAdmin(admin.ModelAdmin):
+    """Bulk deletes go through delete_model, so each one is audited like a single delete."""
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+class AuditedAdmin(OneByOneDeleteAdmin):
+    """Admin saves and deletes land in the audit log like any other change."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit.record(
+            actor=request.user,
+            action=f"{obj._meta.model_name}.{'update' if change else 'create'}",
+            target=obj,
+            via="admin",
+            changed=sorted(form.changed_data),
+        )
+
+    def delete_model(self, request, obj):
+        audit.record(
+            actor=request.user, action=f"{obj._meta.model_name}.delete", target=obj, via="admin"
+        )
+        super().delete_model(request, obj)
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        for obj, changed in formset.changed_objects:
+            audit.record(
+                actor=request.user,
+                action=f"{obj._meta.model_name}.update",
+                target=obj,
+                via="admin",
+                changed=changed,
+            )
+        for obj in formset.new_objects:
+            audit.record(
+                actor=request.user, action=f"{obj._meta.model_name}.create", target=obj, via="admin"
+            )
+        for obj in formset.deleted_objects:
+            audit.record(
+                actor=request.user, action=f"{obj._meta.model_name}.delete", target=obj, via="admin"
+            )
+
+
+class PanelUserCreationForm(UserCreationForm):
+    class Meta:
+        model = User
+        fields = ["email", "full_name", "phone", "role"]
+
+
+class PanelUserChangeForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = ["email", "full_name", "phone", "role", "is_active"]
+
+
+@admin.register(User)
+class UserAdmin(AuditedAdmin, DjangoUserAdmin):
+    form = PanelUserChangeForm
+    add_form = PanelUserCreationForm
+    change_password_form = AdminPasswordChangeForm
+    list_display = ["email", "full_name", "role", "is_active", "server_count", "last_login"]
+    list_filter = ["role", "is_active"]
+    search_fields = ["email", "full_name", "phone"]
+    ordering = ["email"]
+    filter_horizontal = []
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        ("Person", {"fields": ["full_name", "phone"]}),
+        ("Access", {"fields": ["role", "is_active", "last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": ["email", "full_name", "phone", "role", "password1", "password2"],
+            },
+        ),
+    ]
+    readonly_fields = ["last_login", "date_joined"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(server_count=Count("servers"))
+
+    @admin.display(ordering="server_count", description="servers")
+    def server_count(self, obj):
+        return obj.server_count
+
+
+@admin.register(SshKey)
+class SshKeyAdmin(OneByOneDeleteAdmin):
+    """Keys belong to their users (portal and API); staff may look and delete."""
+
+    list_display = ["name", "user", "key_type", "fingerprint", "created_at"]
+    list_filter = ["key_type"]
+    search_fields = ["name", "fingerprint", "user__email"]
+    list_select_related = ["user"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        services.delete_ssh_key(actor=request.user, key=obj)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(OneByOneDeleteAdmin):
+    list_display = ["prefix", "name", "user", "scope", "expires_at", "last_used_at", "last_used_ip"]
+    list_filter = ["scope"]
+    search_fields = ["prefix", "name", "user__email"]
+    list_select_related = ["user"]
+    fields = [
+        "user",
+        "name",
+        "prefix",
+        "scope",
+        "allowed_cidrs",
+        "expires_at",
+        "last_used_at",
+        "last_used_ip",
+        "created_at",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False  # made by `manage.py create_api_token` or the portal: the key is shown once
+
+    def delete_model(self, request, obj):
+        services.revoke_api_token(actor=request.user, token=obj)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "actor_email",
+        "source_ip",
+        "action",
+        "target_type",
+        "target_repr",
+    ]
+    list_filter = ["action", "target_type"]
+    search_fields = ["actor_email", "action", "target_repr", "target_id", "source_ip"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,103 @@
+"""Idempotency-Key for POSTs: billing systems retry, and a retry must not act twice.
+
+The first request with a key claims it (a row under a unique constraint, committed
+before the work starts); its answer is stored and replayed to any retry with the
+same body within the TTL. Another body under the same key is a 409.
+"""
+
+import hashlib
+import json
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+from panel.exceptions import Conflict
+from panel.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+# A claim whose request never finished (its process died) may be taken over after this.
+ABANDONED_AFTER = timedelta(minutes=2)
+
+
+class Replay(Exception):
+    def __init__(self, record: IdempotencyRecord):
+        super().__init__(record.key)
+        self.record = record
+
+
+def request_fingerprint(request) -> str:
+    body = json.dumps(request.data, sort_keys=True, default=str)
+    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+
+
+def claim(*, user, key: str, fingerprint: str) -> IdempotencyRecord:
+    """Claim `key` for this request, or raise Replay / Conflict for a repeated one."""
+    if not key.strip() or len(key) > MAX_KEY_LENGTH:
+        raise exceptions.ValidationError(
+            {HEADER: [f"Must be 1 to {MAX_KEY_LENGTH} visible characters."]}
+        )
+    now = timezone.now()
+    IdempotencyRecord.objects.filter(
+        user=user,
+        key=key,
+        created_at__lt=now - timedelta(hours=settings.PANEL_IDEMPOTENCY_TTL_HOURS),
+    ).delete()
+    try:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(
+                user=user, key=key, request_fingerprint=fingerprint, created_at=now
+            )
+    except IntegrityError:
+        existing = IdempotencyRecord.objects.get(user=user, key=key)
+    if existing.request_fingerprint != fingerprint:
+        raise Conflict(f"This {HEADER} was already used for a different request.")
+    if existing.response_status is not None:
+        raise Replay(existing)
+    taken_over = IdempotencyRecord.objects.filter(
+        pk=existing.pk, response_status__isnull=True, created_at__lt=now - ABANDONED_AFTER
+    ).update(created_at=now)
+    if taken_over:
+        return existing
+    raise Conflict(f"A request with this {HEADER} is still being processed; retry shortly.")
+
+
+def settle(record: IdempotencyRecord, response: Response) -> None:
+    """Store the answer to replay, or free the key when the server failed."""
+    if response.status_code >= 500:
+        record.delete()
+        return
+    record.response_status = response.status_code
+    record.response_body = response.data
+    record.save(update_fields=["response_status", "response_body"])
+
+
+class IdempotentPostMixin:
+    """For API views: POSTs with an Idempotency-Key header are done once."""
+
+    def initial(self, request, *args, **kwargs):
+        self._idempotency_record = None
+        super().initial(request, *args, **kwargs)
+        key = request.headers.get(HEADER)
+        if request.method == "POST" and key is not None:
+            self._idempotency_record = claim(
+                user=request.user, key=key, fingerprint=request_fingerprint(request)
+            )
+
+    def handle_exception(self, exc):
+        if isinstance(exc, Replay):
+            response = Response(exc.record.response_body, status=exc.record.response_status)
+            response["Idempotent-Replayed"] = "true"
+            return response
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        record = getattr(self, "_idempotency_record", None)
+        if record is not None:
+            settle(record, response)
+        return response

@@ -1,0 +1,55 @@
+"""The audit log: every service records its state changes here.
+
+The source address comes from the request being served (set by
+`SourceAddressMiddleware`), so services need only the acting user.
+"""
+
+import contextvars
+
+from django.conf import settings
+from django.db import models
+
+from panel.models import AuditEvent, User
+
+_source_address: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "source_address", default=None
+)
+
+
+def client_address(request) -> str | None:
+    """The client's IP, trusting only as many X-Forwarded-For hops as there are proxies."""
+    hops = settings.PANEL_TRUSTED_PROXY_COUNT
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if hops and forwarded:
+        chain = [part.strip() for part in forwarded.split(",") if part.strip()]
+        if len(chain) >= hops:
+            return chain[-hops]
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class SourceAddressMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = _source_address.set(client_address(request))
+        try:
+            return self.get_response(request)
+        finally:
+            _source_address.reset(token)
+
+
+def record(
+    *, actor: User | None, action: str, target: models.Model | None = None, **detail
+) -> AuditEvent:
+    """Append an audit event for `action` on `target` by `actor` (None: the system)."""
+    return AuditEvent.objects.create(
+        actor=actor if actor and actor.pk else None,
+        actor_email=actor.email if actor and actor.pk else "",
+        source_ip=_source_address.get(),
+        action=action,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        target_repr=str(target)[:200] if target is not None else "",
+        detail=detail,
+    )

@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from inventory.api.urls import register as register_inventory
+from panel.api.urls import register as register_people
+
+router = DefaultRouter()
+api_v1 = register_people(router) + register_inventory(router) + router.urls
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+handler404 = "panel.api.errors.not_found"
+handler500 = "panel.api.errors.server_error"

@@ -1,0 +1,59 @@
+import pytest
+from rest_framework.test import APIClient
+
+from panel import services as people
+from tests.factories import make_server, make_user
+
+
+def token_client(user, **token_options) -> APIClient:
+    """An API client that authenticates like a billing system: with a real token."""
+    _, key = people.create_api_token(actor=None, user=user, **token_options)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def admin(db):
+    return make_user("admin", email="staff@example.test", full_name="Staff Member")
+
+
+@pytest.fixture
+def customer(db):
+    return make_user("customer", email="owner@example.test", full_name="Owner Customer")
+
+
+@pytest.fixture
+def other_customer(db):
+    return make_user("customer", email="other@example.test", full_name="Other Customer")
+
+
+@pytest.fixture
+def admin_api(admin):
+    return token_client(admin)
+
+
+@pytest.fixture
+def owner_api(customer):
+    return token_client(customer)
+
+
+@pytest.fixture
+def other_api(other_customer):
+    return token_client(other_customer)
+
+
+@pytest.fixture
+def anonymous_api(db):
+    return APIClient()
+
+
+@pytest.fixture
+def owned_server(admin, customer):
+    return make_server(actor=admin, owner=customer)
+
+
+@pytest.fixture
+def free_server(admin):
+    return make_server(actor=admin)

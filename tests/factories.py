@@ -1,0 +1,74 @@
+"""Test data built through the same services production uses."""
+
+import itertools
+
+from inventory import ipam, services
+from inventory.models import HardwareProfile, IpPool, Location, Rack, Server
+from panel import services as people
+from panel.models import User
+
+_seq = itertools.count(1)
+
+# Made with ssh-keygen; FINGERPRINT is what `ssh-keygen -lf` printed for it.
+ED25519 = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICdpokNGQ5T6YFJu337PY3C2BxVD+v9XKJm85wv9xS2A alice@laptop"
+)
+FINGERPRINT = "SHA256:cZtYdqu8yzX8D3mAYLVZRfIRPFHNsFveueHdKvVi8o0"
+ECDSA = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBBTavKkZlndSiu9F2DkePR1xMgYkkXU42F4j0jUAcjRS9ArKrvjH+Z7PgmozHCBZ7wNbGzvJJ4d2YKSTHQ1fIAs= root@vm"
+RSA_1024 = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDHYKCJ2/qerxfjPWcCdyOsoGjTj4e4v16HZp7TusmHGwc+28Oy2ldE7Z/AzG7BPwgNaka04yUvfaTTz7M1kdLv2+p0LO1jIy4i7JS7osMuXpaVZ9RX1wnhQ3mOTG6l7FfJLHNOZz8vRHFphl9feMlEpJfwPN9lPb1ZwQ4PZMQqYw== root@vm"
+
+
+def make_user(role: str = "customer", **fields) -> User:
+    n = next(_seq)
+    fields.setdefault("email", f"{role}{n}@example.test")
+    fields.setdefault("password", "a-long-test-password")
+    return people.create_user(actor=None, role=role, **fields)
+
+
+def make_profile(**fields) -> HardwareProfile:
+    n = next(_seq)
+    defaults = dict(
+        name=f"cfg-{n}", cpu="Xeon E-2236", cpu_cores=6, ram_gb=32, disk_count=2, disk_size_gb=480
+    )
+    return HardwareProfile.objects.create(**{**defaults, **fields})
+
+
+def make_rack(**fields) -> Rack:
+    n = next(_seq)
+    location = fields.pop("location", None) or Location.objects.create(name=f"DC{n}")
+    return Rack.objects.create(location=location, name=fields.pop("name", f"R{n}"), **fields)
+
+
+def make_server(*, actor: User | None = None, owner: User | None = None, **fields) -> Server:
+    n = next(_seq)
+    actor = actor or User.objects.filter(role="admin").first() or make_user("admin")
+    fields.setdefault("name", f"srv-{n}")
+    fields.setdefault("profile", make_profile())
+    fields.setdefault("mac", f"02:00:00:00:{n // 256:02x}:{n % 256:02x}")
+    fields.setdefault(
+        "bmc",
+        {"address": "127.0.0.1", "port": 20000 + n, "username": "admin", "password": "bmc-secret"},
+    )
+    server = services.enrol_server(actor=actor, **fields)
+    if owner is not None:
+        server = services.assign_owner(actor=actor, server=server, owner=owner)
+    return server
+
+
+def make_pool(
+    *, cidr: str = "192.0.2.0/24", first: str = "192.0.2.10", last: str = "192.0.2.20", **fields
+) -> IpPool:
+    actor = User.objects.filter(role="admin").first() or make_user("admin")
+    gateway = fields.pop("gateway", None)
+    location = fields.pop("location", None)
+    network = ipam.create_network(
+        actor=actor, name=f"net-{next(_seq)}", cidr=cidr, gateway=gateway, location=location
+    )
+    return ipam.create_pool(
+        actor=actor,
+        network=network,
+        name=fields.pop("name", "pool"),
+        first_address=first,
+        last_address=last,
+        **fields,
+    )

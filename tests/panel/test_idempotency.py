@@ -1,0 +1,79 @@
+from inventory.models import IpAddress
+from panel.models import AuditEvent, IdempotencyRecord
+from tests.factories import ED25519, make_pool
+
+
+def test_a_retried_allocation_happens_once_and_gets_the_first_answer(admin_api, free_server):
+    pool = make_pool()
+    url = f"/api/v1/servers/{free_server.pk}/ips/"
+    first = admin_api.post(url, {"pool": pool.pk}, format="json", HTTP_IDEMPOTENCY_KEY="alloc-1")
+    retry = admin_api.post(url, {"pool": pool.pk}, format="json", HTTP_IDEMPOTENCY_KEY="alloc-1")
+    assert first.status_code == retry.status_code == 201
+    assert retry.json() == first.json()
+    assert retry["Idempotent-Replayed"] == "true"
+    assert IpAddress.objects.filter(server=free_server).count() == 1
+    assert AuditEvent.objects.filter(action="ip.allocate").count() == 1
+
+
+def test_the_same_key_with_another_body_is_a_conflict(
+    admin_api, free_server, customer, other_customer
+):
+    url = f"/api/v1/servers/{free_server.pk}/owner/"
+    assert (
+        admin_api.post(
+            url, {"owner": customer.pk}, format="json", HTTP_IDEMPOTENCY_KEY="k"
+        ).status_code
+        == 200
+    )
+    clash = admin_api.post(
+        url, {"owner": other_customer.pk}, format="json", HTTP_IDEMPOTENCY_KEY="k"
+    )
+    assert clash.status_code == 409
+    assert "different request" in clash.json()["detail"]
+    free_server.refresh_from_db()
+    assert free_server.owner == customer
+
+
+def test_errors_are_replayed_too(admin_api, free_server):
+    url = f"/api/v1/servers/{free_server.pk}/ips/"
+    first = admin_api.post(url, {"pool": 999}, format="json", HTTP_IDEMPOTENCY_KEY="bad")
+    retry = admin_api.post(url, {"pool": 999}, format="json", HTTP_IDEMPOTENCY_KEY="bad")
+    assert first.status_code == retry.status_code == 400
+    assert retry.json() == first.json()
+
+
+def test_keys_belong_to_their_user(admin_api, owner_api):
+    body = {"public_key": ED25519}
+    mine = admin_api.post("/api/v1/ssh-keys/", body, format="json", HTTP_IDEMPOTENCY_KEY="same")
+    theirs = owner_api.post("/api/v1/ssh-keys/", body, format="json", HTTP_IDEMPOTENCY_KEY="same")
+    assert mine.status_code == theirs.status_code == 201
+    assert mine.json()["id"] != theirs.json()["id"]
+
+
+def test_an_expired_key_can_be_used_again(admin_api, free_server):
+    pool = make_pool()
+    url = f"/api/v1/servers/{free_server.pk}/ips/"
+    admin_api.post(url, {"pool": pool.pk}, format="json", HTTP_IDEMPOTENCY_KEY="day-old")
+    IdempotencyRecord.objects.update(created_at="2000-01-01T00:00:00Z")
+    again = admin_api.post(url, {"pool": pool.pk}, format="json", HTTP_IDEMPOTENCY_KEY="day-old")
+    assert again.status_code == 201
+    assert IpAddress.objects.filter(server=free_server).count() == 2
+
+
+def test_a_request_still_in_progress_is_a_conflict(admin_api, admin, free_server):
+    pool = make_pool()
+    url = f"/api/v1/servers/{free_server.pk}/ips/"
+    first = admin_api.post(url, {"pool": pool.pk}, format="json", HTTP_IDEMPOTENCY_KEY="slow")
+    IdempotencyRecord.objects.update(response_status=None, response_body=None)
+    retry = admin_api.post(url, {"pool": pool.pk}, format="json", HTTP_IDEMPOTENCY_KEY="slow")
+    assert first.status_code == 201
+    assert retry.status_code == 409
+    assert "still being processed" in retry.json()["detail"]
+
+
+def test_an_overlong_key_is_a_field_error(admin_api, free_server):
+    response = admin_api.post(
+        f"/api/v1/servers/{free_server.pk}/ips/", {}, format="json", HTTP_IDEMPOTENCY_KEY="k" * 300
+    )
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()

@@ -1,0 +1,91 @@
+"""Settings come from the environment; checked in fresh interpreters."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from panel.audit import client_address
+
+ROOT = Path(__file__).resolve().parents[2]
+PRINT_SETTINGS = (
+    "import json, panel.settings as s; "
+    "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], "
+    "'name': s.DATABASES['default']['NAME'], 'q': s.Q_CLUSTER, 'debug': s.DEBUG}))"
+)
+
+
+def load_settings(**env):
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL"}
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", PRINT_SETTINGS],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result
+
+
+def test_secret_key_is_required_when_debug_is_off():
+    result = load_settings()
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_defaults_are_a_sqlite_file_and_the_orm_broker():
+    result = load_settings(SECRET_KEY="x")
+    loaded = json.loads(result.stdout)
+    assert loaded["engine"] == "django.db.backends.sqlite3"
+    assert loaded["name"].endswith("db.sqlite3")
+    assert loaded["q"]["orm"] == "default"
+    assert "redis" not in loaded["q"]
+    assert loaded["debug"] is False
+
+
+def test_database_url_and_redis_url_switch_to_postgres_and_redis():
+    result = load_settings(
+        SECRET_KEY="x",
+        DATABASE_URL="postgres://u@db.example:5432/panel",
+        REDIS_URL="redis://cache:6379/2",
+    )
+    loaded = json.loads(result.stdout)
+    assert loaded["engine"] == "django.db.backends.postgresql"
+    assert loaded["name"] == "panel"
+    assert loaded["q"]["redis"] == "redis://cache:6379/2"
+    assert "orm" not in loaded["q"]
+
+
+def test_debug_runs_without_a_secret_key():
+    assert json.loads(load_settings(DEBUG="1").stdout)["debug"] is True
+
+
+@pytest.mark.django_db
+def test_the_configured_broker_carries_a_message():
+    """SQLite run: the ORM broker; PostgreSQL run: the Redis named by REDIS_URL."""
+    from django_q.brokers import get_broker
+
+    broker = get_broker(list_key="metalpanel-test")
+    assert broker.ping()
+    broker.enqueue("hello")
+    [(task_id, message)] = broker.dequeue()
+    assert message in ("hello", b"hello")
+    broker.acknowledge(task_id)
+    assert type(broker).__name__ == ("Redis" if settings.REDIS_URL else "ORM")
+
+
+def test_client_address_trusts_only_the_configured_proxies(rf):
+    request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")
+    assert client_address(request) == "10.0.0.1"
+    with override_settings(PANEL_TRUSTED_PROXY_COUNT=1):
+        assert client_address(request) == "203.0.113.9"
