@@ -10,6 +10,7 @@ from django.db.models import Count, Q
 
 from inventory.addresses import parse_address, parse_network
 from panel import encryption
+from panel.querysets import OwnedQuerySet
 
 IP_FAMILIES = [(4, "IPv4"), (6, "IPv6")]
 
@@ -97,14 +98,8 @@ class HardwareProfile(models.Model):
         return self.name
 
 
-class ServerQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """Staff see every server; a customer only their own."""
-        if user.is_authenticated and user.is_admin:
-            return self
-        if not user.is_authenticated:
-            return self.none()
-        return self.filter(owner=user)
+class ServerQuerySet(OwnedQuerySet):
+    owner_path = "owner"
 
     def free(self):
         return self.filter(Server.free_q())
@@ -187,6 +182,10 @@ class Bmc(models.Model):
         OFF = "off", "Off"
         UNKNOWN = "unknown", "Unknown"
 
+    class DriftPolicy(models.TextChoices):
+        RECORD = "record", "Record drift"
+        ENFORCE = "enforce", "Restore the requested state"
+
     server = models.OneToOneField(Server, on_delete=models.CASCADE, related_name="bmc")
     address = models.CharField(max_length=253, help_text="IP address or host name")
     port = models.PositiveIntegerField(
@@ -204,6 +203,28 @@ class Bmc(models.Model):
     last_seen = models.DateTimeField(null=True, blank=True)
     reachable = models.BooleanField(null=True, blank=True, help_text="Unknown until first polled")
     last_error = models.CharField(max_length=500, blank=True)
+    cipher_suite = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="RMCP+ cipher suite that last worked (17 or 3)",
+    )
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    next_poll_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+    drift_policy = models.CharField(
+        max_length=8,
+        choices=DriftPolicy.choices,
+        default=DriftPolicy.RECORD,
+        help_text="When the power state changes without an operation: record it, or restore "
+        "the last requested state",
+    )
+    desired_power_state = models.CharField(
+        max_length=8,
+        choices=PowerState.choices,
+        blank=True,
+        editable=False,
+        help_text="The last state an operation brought the server to",
+    )
 
     class Meta:
         verbose_name = "BMC"
@@ -370,13 +391,8 @@ class IpPool(models.Model):
         return span - sum(1 for address in self.excluded() if self.contains(address))
 
 
-class IpAddressQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        if user.is_authenticated and user.is_admin:
-            return self
-        if not user.is_authenticated:
-            return self.none()
-        return self.filter(server__owner=user)
+class IpAddressQuerySet(OwnedQuerySet):
+    owner_path = "server__owner"
 
 
 class IpAddress(models.Model):
@@ -413,3 +429,6 @@ class IpAddress(models.Model):
     def save(self, *args, **kwargs):
         self.family = parse_address(self.address).version
         super().save(*args, **kwargs)
+
+
+SERVER_STATES = Server.State.choices  # named for the OpenAPI schema's enum

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "panel",
     "inventory",
+    "provisioning",
 ]
 
 MIDDLEWARE = [
@@ -140,6 +141,20 @@ PANEL_ENCRYPTION_KEY = os.environ.get("PANEL_ENCRYPTION_KEY", "")
 # for the client address (audit log, token CIDR binding). 0: use the socket address.
 PANEL_TRUSTED_PROXY_COUNT = int(os.environ.get("PANEL_TRUSTED_PROXY_COUNT", "0"))
 PANEL_IDEMPOTENCY_TTL_HOURS = 24
+# IPMI: the longest one BMC call may take before the BMC counts as unreachable.
+PANEL_BMC_TIMEOUT = float(os.environ.get("PANEL_BMC_TIMEOUT", "20"))
+# Power-state sync: how often each BMC is read, and how many are read at once.
+PANEL_POWER_SYNC_SECONDS = int(os.environ.get("PANEL_POWER_SYNC_SECONDS", "60"))
+PANEL_POWER_SYNC_CONCURRENCY = int(os.environ.get("PANEL_POWER_SYNC_CONCURRENCY", "64"))
+# How long a power operation waits for the BMC to report the new state, and how long a
+# graceful shutdown waits for the operating system.
+PANEL_POWER_CONFIRM_SECONDS = int(os.environ.get("PANEL_POWER_CONFIRM_SECONDS", "60"))
+PANEL_SOFT_SHUTDOWN_SECONDS = int(os.environ.get("PANEL_SOFT_SHUTDOWN_SECONDS", "300"))
+# A worker holds an operation for this long between check-ins; a dead worker's operations
+# are taken over after it. A task waits inline at most PANEL_OPERATION_INLINE_SECONDS, then
+# queues itself again so workers stay free.
+PANEL_OPERATION_LEASE_SECONDS = int(os.environ.get("PANEL_OPERATION_LEASE_SECONDS", "90"))
+PANEL_OPERATION_INLINE_SECONDS = int(os.environ.get("PANEL_OPERATION_INLINE_SECONDS", "30"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -172,7 +187,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"IpFamilyEnum": "inventory.models.IP_FAMILIES"},
+    "ENUM_NAME_OVERRIDES": {
+        "IpFamilyEnum": "inventory.models.IP_FAMILIES",
+        "ServerStateEnum": "inventory.models.SERVER_STATES",
+        "OperationStateEnum": "provisioning.models.OPERATION_STATES",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "panel.api.schema.add_error_responses",
@@ -197,8 +216,8 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 Q_CLUSTER = {
     "name": "metalpanel",
     "workers": int(os.environ.get("PANEL_WORKERS", "4")),
-    "timeout": 300,
-    "retry": 360,
+    "timeout": 120,
+    "retry": 180,
     "max_attempts": 1,
     "ack_failures": True,
     "catch_up": False,

@@ -5,9 +5,16 @@ from rest_framework.routers import DefaultRouter
 
 from inventory.api.urls import register as register_inventory
 from panel.api.urls import register as register_people
+from provisioning.api.urls import SERVER_VIEWSET
+from provisioning.api.urls import register as register_provisioning
 
 router = DefaultRouter()
-api_v1 = register_people(router) + register_inventory(router) + router.urls
+api_v1 = (
+    register_people(router)
+    + register_inventory(router, server_viewset=SERVER_VIEWSET)
+    + register_provisioning(router)
+    + router.urls
+)
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -45,9 +45,15 @@ def make_server(*, actor: User | None = None, owner: User | None = None, **field
     fields.setdefault("name", f"srv-{n}")
     fields.setdefault("profile", make_profile())
     fields.setdefault("mac", f"02:00:00:00:{n // 256:02x}:{n % 256:02x}")
+    # TEST-NET-1: no BMC answers there; tests that talk IPMI use simlab's BMCs instead.
     fields.setdefault(
         "bmc",
-        {"address": "127.0.0.1", "port": 20000 + n, "username": "admin", "password": "bmc-secret"},
+        {
+            "address": "192.0.2.250",
+            "port": 20000 + n,
+            "username": "admin",
+            "password": "bmc-secret",
+        },
     )
     server = services.enrol_server(actor=actor, **fields)
     if owner is not None:

@@ -3,10 +3,13 @@ from django.urls import path
 from inventory.api import views
 
 
-def register(router) -> list:
-    """Add inventory's endpoints to the v1 router; returns the nested routes."""
+def register(router, server_viewset=views.ServerViewSet) -> list:
+    """Add inventory's endpoints to the v1 router; returns the nested routes.
+
+    `server_viewset` lets a higher layer (provisioning) serve servers with more actions.
+    """
     router.register("configurations", views.ConfigurationViewSet, basename="configuration")
-    router.register("servers", views.ServerViewSet, basename="server")
+    router.register("servers", server_viewset, basename="server")
     router.register("networks", views.NetworkViewSet, basename="network")
     router.register("pools", views.IpPoolViewSet, basename="pool")
     router.register("ips", views.IpAddressViewSet, basename="ip")

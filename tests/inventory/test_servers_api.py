@@ -116,7 +116,7 @@ def test_two_servers_cannot_share_a_rack_unit_mac_or_bmc(admin_api):
         (
             {
                 "bmc": {
-                    "address": "127.0.0.1",
+                    "address": existing.bmc.address,
                     "port": existing.bmc.port,
                     "username": "a",
                     "password": "b",

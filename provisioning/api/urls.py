@@ -1,0 +1,8 @@
+from provisioning.api import views
+
+SERVER_VIEWSET = views.OperatedServerViewSet
+
+
+def register(router) -> list:
+    router.register("operations", views.OperationViewSet, basename="operation")
+    return []

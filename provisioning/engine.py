@@ -1,0 +1,210 @@
+"""Runs operations: claim with a lease, run steps, record each one before it acts.
+
+A worker claims an operation by taking its lease (a conditional UPDATE), so two
+workers never run one operation at once. The lease is renewed while it runs; if
+the worker dies, the lease runs out and `recover()` queues the operation again,
+and the next worker resumes at the recorded step. Finishing is a conditional
+UPDATE on the lease too, so an operation ends exactly once.
+"""
+
+import logging
+import os
+import socket
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from inventory.models import Bmc
+from panel import audit
+from provisioning import power, powersync
+from provisioning.bmc import BmcError, BmcTarget
+from provisioning.bmc.ipmi import IpmiDriver
+from provisioning.models import Operation, OperationEvent
+
+log = logging.getLogger(__name__)
+State = Operation.State
+RUN_TASK = "provisioning.tasks.run_operation"
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def lease_length() -> timedelta:
+    return timedelta(seconds=settings.PANEL_OPERATION_LEASE_SECONDS)
+
+
+def enqueue(operation_id: int) -> None:
+    """Hand the operation to a worker once the current transaction has committed."""
+    transaction.on_commit(
+        lambda: async_task(RUN_TASK, operation_id, task_name=f"operation-{operation_id}")
+    )
+
+
+def note(op: Operation, message: str, level: str = OperationEvent.Level.INFO) -> None:
+    OperationEvent.objects.create(operation=op, step=op.step, level=level, message=message)
+
+
+def claim(operation_id: int, worker: str) -> Operation | None:
+    now = timezone.now()
+    free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    taken = Operation.objects.filter(
+        Q(pk=operation_id) & Q(state__in=Operation.ACTIVE_STATES) & free
+    ).update(
+        state=State.RUNNING,
+        lease_owner=worker,
+        lease_expires_at=now + lease_length(),
+        attempts=F("attempts") + 1,
+    )
+    if not taken:
+        return None
+    op = Operation.objects.select_related("server__bmc").get(pk=operation_id)
+    if op.started_at is None:
+        op.started_at = now
+        op.save(update_fields=["started_at"])
+    if op.attempts > 1:
+        note(op, f"Resumed at step '{op.step}' by {worker} (attempt {op.attempts}).", "warning")
+    return op
+
+
+def _mine(op: Operation, worker: str):
+    return Operation.objects.filter(pk=op.pk, lease_owner=worker, state=State.RUNNING)
+
+
+class LeaseLost(Exception):
+    """Another worker took the operation over; stop without touching it."""
+
+
+def _save_progress(op: Operation, worker: str, **fields) -> None:
+    fields["lease_expires_at"] = timezone.now() + lease_length()
+    if not _mine(op, worker).update(**fields):
+        raise LeaseLost(op.pk)
+    for name, value in fields.items():
+        setattr(op, name, value)
+
+
+def _finish(
+    op: Operation, worker: str, state: str, message: str, result: dict | None = None
+) -> None:
+    fields = dict(state=state, finished_at=timezone.now(), lease_owner="", lease_expires_at=None)
+    if state == State.SUCCEEDED:
+        fields.update(progress=100, result=result or {})
+    else:
+        fields["error"] = message
+    with transaction.atomic():
+        if not _mine(op, worker).update(**fields):
+            raise LeaseLost(op.pk)
+        for name, value in fields.items():
+            setattr(op, name, value)
+        level = (
+            OperationEvent.Level.INFO if state == State.SUCCEEDED else OperationEvent.Level.ERROR
+        )
+        note(op, message, level)
+        plan = power.POWER_PLANS.get(op.kind)
+        if state == State.SUCCEEDED and plan:
+            Bmc.objects.filter(server_id=op.server_id).update(desired_power_state=plan.ends)
+        audit.record(
+            actor=None,
+            action=f"operation.{state}",
+            target=op.server,
+            operation=op.pk,
+            kind=op.kind,
+            **({"error": message} if state != State.SUCCEEDED else {}),
+        )
+
+
+def _step_deadline(op: Operation, step: str):
+    window = settings.PANEL_BMC_TIMEOUT * 2
+    if step in ("confirm",):
+        window = power.confirm_window(op.kind, op.params)
+    return timezone.now() + timedelta(seconds=window)
+
+
+def run(operation_id: int, *, driver_factory=IpmiDriver) -> None:
+    """Advance one operation as far as it goes within the inline budget."""
+    worker = worker_name()
+    op = claim(operation_id, worker)
+    if op is None:
+        return
+    try:
+        _advance(op, worker, driver_factory)
+    except LeaseLost:
+        log.warning("Operation %s was taken over by another worker", operation_id)
+
+
+def _advance(op: Operation, worker: str, driver_factory) -> None:
+    bmc = op.server.bmc
+    driver = driver_factory(BmcTarget.for_bmc(bmc))
+    steps = power.STEPS[op.kind]
+    if not op.step:
+        first = power.FIRST_STEP[op.kind]
+        _save_progress(op, worker, step=first, deadline=_step_deadline(op, first), progress=5)
+        note(op, f"Started by {worker}.")
+    began = time.monotonic()
+
+    def observe(state: str) -> str:
+        powersync.record_power_state(bmc, state, cipher_suite=driver.cipher_suite)
+        return state
+
+    while True:
+        if op.deadline and timezone.now() > op.deadline:
+            _finish(op, worker, State.FAILED, _deadline_message(op))
+            return
+        try:
+            outcome = steps[op.step](op, driver, observe)
+        except power.StepFailed as exc:
+            _finish(op, worker, State.FAILED, str(exc))
+            return
+        except BmcError as exc:
+            powersync.record_failure(bmc, exc.message)
+            _finish(op, worker, State.FAILED, exc.message)
+            return
+        if isinstance(outcome, power.Done):
+            _finish(op, worker, State.SUCCEEDED, outcome.message, outcome.result)
+            return
+        if isinstance(outcome, power.Next):
+            if outcome.message:
+                note(op, outcome.message)
+            _save_progress(
+                op,
+                worker,
+                step=outcome.step,
+                progress=outcome.progress,
+                deadline=_step_deadline(op, outcome.step),
+            )
+            continue
+        if time.monotonic() - began + outcome.seconds > settings.PANEL_OPERATION_INLINE_SECONDS:
+            if not _mine(op, worker).update(lease_owner="", lease_expires_at=None):
+                raise LeaseLost(op.pk)
+            enqueue(op.pk)
+            return
+        time.sleep(outcome.seconds)
+        _save_progress(op, worker)
+
+
+def _deadline_message(op: Operation) -> str:
+    if op.kind == Operation.Kind.SOFT_SHUTDOWN and op.step == "confirm":
+        seconds = power.confirm_window(op.kind, op.params)
+        return (
+            f"The operating system did not shut down within {seconds:g} s of the ACPI request. "
+            "Nothing was forced: use power off to cut the power."
+        )
+    return f"Step '{op.step}' did not finish before its deadline; the operation was stopped."
+
+
+def recover() -> list[int]:
+    """Queue again operations whose worker died (lease ran out) or whose task was lost."""
+    now = timezone.now()
+    orphaned = Q(state=State.RUNNING, lease_expires_at__lt=now) | Q(
+        state=State.RUNNING, lease_expires_at__isnull=True
+    )
+    lost = Q(state=State.QUEUED, created_at__lt=now - lease_length(), lease_expires_at__isnull=True)
+    ids = list(Operation.objects.filter(orphaned | lost).values_list("pk", flat=True))
+    for operation_id in ids:
+        async_task(RUN_TASK, operation_id, task_name=f"operation-{operation_id}-recovered")
+    return ids

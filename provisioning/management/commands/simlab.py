@@ -1,0 +1,78 @@
+import multiprocessing
+import signal
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from provisioning.simlab.lab import MAX_BMCS_PER_PROCESS, Lab
+
+
+def _run_lab(ports, username, password, control_port, ready):
+    lab = Lab(ports=ports, username=username, password=password)
+    if control_port:
+        lab.serve_control(control_port)
+    ready.set()
+    lab.serve_forever()
+
+
+class Command(BaseCommand):
+    help = "Run simulated BMCs (pyghmi BMC servers) on 127.0.0.1 UDP ports, one per server."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--servers", type=int, required=True, help="How many BMCs")
+        parser.add_argument(
+            "--base-port", type=int, default=16230, help="UDP port of the first BMC"
+        )
+        parser.add_argument("--username", default="admin")
+        parser.add_argument("--password", default="password")
+        parser.add_argument(
+            "--control-port",
+            type=int,
+            default=0,
+            help="HTTP control API port (first lab process; each further one takes the next port)",
+        )
+        parser.add_argument(
+            "--enrol",
+            action="store_true",
+            help="Create Server + Bmc rows for BMCs not yet in the database",
+        )
+
+    def handle(self, *args, servers, base_port, username, password, control_port, enrol, **options):
+        if servers < 1 or not 1024 <= base_port <= 65535 - servers:
+            raise CommandError("Give --servers >= 1 and a --base-port that leaves room for them.")
+        ports = list(range(base_port, base_port + servers))
+        if enrol:
+            from provisioning.simlab.enrolment import enrol_lab
+
+            created = enrol_lab(ports=ports, username=username, password=password)
+            self.stdout.write(f"Enrolled {created} new simulated servers.")
+        # SIGTERM ends the command through `finally`, so the BMC processes go with it.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        chunks = [
+            ports[i : i + MAX_BMCS_PER_PROCESS] for i in range(0, len(ports), MAX_BMCS_PER_PROCESS)
+        ]
+        context = multiprocessing.get_context("fork")
+        children = []
+        for index, chunk in enumerate(chunks):
+            ready = context.Event()
+            child_control = control_port + index if control_port else 0
+            child = context.Process(
+                target=_run_lab, args=(chunk, username, password, child_control, ready), daemon=True
+            )
+            child.start()
+            if not ready.wait(timeout=60):
+                raise CommandError("A simulated BMC process did not start.")
+            children.append(child)
+        control = f", control API on 127.0.0.1:{control_port}" if control_port else ""
+        self.stdout.write(
+            f"simlab ready: {servers} BMCs on 127.0.0.1 UDP {ports[0]}-{ports[-1]}{control}"
+        )
+        sys.stdout.flush()
+        try:
+            for child in children:
+                child.join()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for child in children:
+                child.terminate()

@@ -1,0 +1,163 @@
+"""Power-state sync: what the panel last read from each BMC, and the periodic sweep.
+
+The sweep reads every due BMC in parallel (bounded), then writes all results in a
+few queries. A BMC that fails twice in a row is marked unreachable and polled less
+often (exponential backoff, capped); one with an active operation is always due.
+A change of power state that no operation explains is drift: it is audited, and
+with the `enforce` policy an operation is queued to restore the requested state.
+"""
+
+import concurrent.futures
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from inventory.models import Bmc
+from panel import audit
+from provisioning.bmc import BmcError, BmcTarget
+from provisioning.bmc.ipmi import IpmiDriver
+from provisioning.models import Operation
+
+UNREACHABLE_AFTER_FAILURES = 2
+MAX_BACKOFF = timedelta(hours=1)
+POLL_FIELDS = [
+    "power_state",
+    "power_state_read_at",
+    "last_seen",
+    "reachable",
+    "last_error",
+    "consecutive_failures",
+    "next_poll_at",
+    "cipher_suite",
+]
+
+
+def _interval() -> timedelta:
+    return timedelta(seconds=settings.PANEL_POWER_SYNC_SECONDS)
+
+
+def _apply_success(bmc: Bmc, state: str, cipher_suite: int | None, now) -> None:
+    bmc.power_state = state
+    bmc.power_state_read_at = bmc.last_seen = now
+    bmc.reachable = True
+    bmc.last_error = ""
+    bmc.consecutive_failures = 0
+    bmc.next_poll_at = now + _interval()
+    if cipher_suite:
+        bmc.cipher_suite = cipher_suite
+
+
+def _apply_failure(bmc: Bmc, message: str, now) -> None:
+    bmc.consecutive_failures += 1
+    bmc.last_error = message[:500]
+    if bmc.consecutive_failures >= UNREACHABLE_AFTER_FAILURES:
+        bmc.reachable = False
+        bmc.power_state = Bmc.PowerState.UNKNOWN
+    backoff = _interval() * 2 ** max(bmc.consecutive_failures - UNREACHABLE_AFTER_FAILURES, 0)
+    bmc.next_poll_at = now + min(backoff, MAX_BACKOFF)
+
+
+def record_power_state(bmc: Bmc, state: str, cipher_suite: int | None = None) -> None:
+    """Store a state an operation just read from the BMC (so the sweep sees no drift)."""
+    _apply_success(bmc, state, cipher_suite, timezone.now())
+    bmc.save(update_fields=POLL_FIELDS)
+
+
+def record_failure(bmc: Bmc, message: str) -> None:
+    _apply_failure(bmc, message, timezone.now())
+    bmc.save(update_fields=POLL_FIELDS)
+
+
+def read_now(bmc: Bmc) -> Bmc:
+    """Read the power state at once (GET .../power/?refresh=true); failures are recorded too."""
+    driver = IpmiDriver(BmcTarget.for_bmc(bmc))
+    try:
+        state = driver.power_state()
+    except BmcError as exc:
+        record_failure(bmc, exc.message)
+        raise
+    _observe(bmc, state, driver.cipher_suite, busy=_busy_servers([bmc.server_id]))
+    bmc.save(update_fields=POLL_FIELDS)
+    return bmc
+
+
+@dataclass
+class SweepReport:
+    polled: int = 0
+    failed: int = 0
+    drifted: list[int] = field(default_factory=list)
+    enforced: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _busy_servers(server_ids) -> set[int]:
+    return set(
+        Operation.objects.active()
+        .filter(server_id__in=server_ids)
+        .values_list("server_id", flat=True)
+    )
+
+
+def _observe(bmc: Bmc, state: str, cipher_suite, busy: set[int], report: SweepReport | None = None):
+    previous = bmc.power_state
+    _apply_success(bmc, state, cipher_suite, timezone.now())
+    known = {Bmc.PowerState.ON, Bmc.PowerState.OFF}
+    if bmc.server_id in busy or previous not in known or previous == state:
+        return
+    audit.record(
+        actor=None,
+        action="server.power_drift",
+        target=bmc.server,
+        previous=previous,
+        observed=state,
+    )
+    if report is not None:
+        report.drifted.append(bmc.server_id)
+    wanted = bmc.desired_power_state
+    if bmc.drift_policy == Bmc.DriftPolicy.ENFORCE and wanted in known and wanted != state:
+        from provisioning import services  # services import this module
+
+        services.restore_power_state(server=bmc.server, state=wanted)
+        if report is not None:
+            report.enforced.append(bmc.server_id)
+
+
+def _read(bmc: Bmc):
+    driver = IpmiDriver(BmcTarget.for_bmc(bmc))
+    try:
+        return driver.power_state(), driver.cipher_suite
+    except BmcError as exc:
+        return exc, None
+
+
+def sweep() -> SweepReport:
+    """Poll every BMC that is due, in parallel, and store what each one said."""
+    began = time.monotonic()
+    now = timezone.now()
+    busy_ids = set(Operation.objects.active().values_list("server_id", flat=True))
+    due = list(
+        Bmc.objects.filter(
+            Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now) | Q(server_id__in=busy_ids)
+        ).select_related("server")
+    )
+    report = SweepReport(polled=len(due))
+    workers = max(1, min(settings.PANEL_POWER_SYNC_CONCURRENCY, len(due)))
+    with concurrent.futures.ThreadPoolExecutor(
+        max_workers=workers, thread_name_prefix="sweep"
+    ) as pool:
+        readings = list(pool.map(_read, due))
+    with transaction.atomic():
+        for bmc, (reading, suite) in zip(due, readings, strict=True):
+            if isinstance(reading, BmcError):
+                report.failed += 1
+                _apply_failure(bmc, reading.message, timezone.now())
+            else:
+                _observe(bmc, reading, suite, busy_ids, report)
+        Bmc.objects.bulk_update(due, POLL_FIELDS, batch_size=500)
+    report.seconds = time.monotonic() - began
+    return report

@@ -1,0 +1,115 @@
+"""The periodic power-state sweep against simlab BMCs."""
+
+import time
+
+import pytest
+from django.utils import timezone
+
+from inventory.models import Bmc
+from panel.models import AuditEvent
+from provisioning import powersync, services
+from provisioning.models import Operation
+from tests.factories import make_server
+
+
+@pytest.fixture
+def rack_of_lab_servers(simlab, admin):
+    servers = []
+    for _ in range(6):
+        port = simlab.take_port()
+        server = make_server(
+            actor=admin,
+            bmc={"address": "127.0.0.1", "port": port, "username": "admin", "password": "password"},
+        )
+        server.lab_port = port
+        servers.append(server)
+    return servers
+
+
+def states():
+    return dict(Bmc.objects.values_list("server_id", "power_state"))
+
+
+def test_a_sweep_reads_every_bmc_and_records_state_and_suite(rack_of_lab_servers, simlab):
+    simlab.change(rack_of_lab_servers[0].lab_port, power="on")
+    report = powersync.sweep()
+    assert (report.polled, report.failed) == (6, 0)
+    assert states()[rack_of_lab_servers[0].pk] == "on"
+    assert set(list(states().values())[1:]) <= {"off", "on"}
+    assert set(Bmc.objects.values_list("reachable", "cipher_suite")) == {(True, 3)}
+    assert powersync.sweep().polled == 0  # nothing is due again before the interval
+
+
+def test_one_dead_bmc_does_not_delay_the_others(rack_of_lab_servers, simlab):
+    simlab.change(rack_of_lab_servers[0].lab_port, silent=True)
+    began = time.monotonic()
+    report = powersync.sweep()
+    assert time.monotonic() - began < 6  # one BMC timeout (3 s), not one per BMC
+    assert report.failed == 1
+    assert Bmc.objects.filter(reachable=True).count() == 5
+
+
+def test_a_bmc_that_keeps_failing_is_marked_unreachable_and_backed_off(rack_of_lab_servers, simlab):
+    dead = rack_of_lab_servers[0]
+    simlab.change(dead.lab_port, silent=True)
+    powersync.sweep()
+    bmc = Bmc.objects.get(server=dead)
+    assert (bmc.consecutive_failures, bmc.reachable) == (1, None)
+    Bmc.objects.update(next_poll_at=None)
+    powersync.sweep()
+    bmc.refresh_from_db()
+    assert (bmc.consecutive_failures, bmc.reachable, bmc.power_state) == (2, False, "unknown")
+    assert "No answer" in bmc.last_error
+    Bmc.objects.filter(pk=bmc.pk).update(next_poll_at=timezone.now())
+    powersync.sweep()
+    bmc.refresh_from_db()
+    healthy_next = Bmc.objects.exclude(pk=bmc.pk).first().next_poll_at
+    assert bmc.next_poll_at - timezone.now() > (healthy_next - timezone.now()) * 1.5
+
+
+def test_a_busy_server_is_polled_even_when_backed_off(rack_of_lab_servers, admin):
+    busy = rack_of_lab_servers[0]
+    Bmc.objects.update(next_poll_at=timezone.now() + timezone.timedelta(hours=1))
+    services.request_power(actor=admin, server=busy, action="on")
+    assert powersync.sweep().polled == 1
+
+
+def test_a_change_no_operation_explains_is_recorded_as_drift(rack_of_lab_servers, simlab):
+    server = rack_of_lab_servers[0]
+    powersync.sweep()
+    simlab.change(server.lab_port, power="on")
+    Bmc.objects.update(next_poll_at=None)
+    report = powersync.sweep()
+    assert report.drifted == [server.pk]
+    event = AuditEvent.objects.get(action="server.power_drift")
+    assert event.detail == {"previous": "off", "observed": "on"}
+    assert not Operation.objects.exists()
+
+
+def test_enforce_policy_restores_the_requested_state(rack_of_lab_servers, simlab):
+    server = rack_of_lab_servers[0]
+    Bmc.objects.filter(server=server).update(drift_policy="enforce", desired_power_state="off")
+    powersync.sweep()
+    simlab.change(server.lab_port, power="on")
+    Bmc.objects.update(next_poll_at=None)
+    report = powersync.sweep()
+    assert report.enforced == [server.pk], list(
+        Bmc.objects.values_list("power_state", "last_error")
+    )
+    op = Operation.objects.get(server=server)
+    assert (op.kind, op.requested_by) == ("power_off", None)
+
+
+def test_an_unknown_state_is_never_acted_on(rack_of_lab_servers, simlab):
+    server = rack_of_lab_servers[0]
+    Bmc.objects.filter(server=server).update(drift_policy="enforce", desired_power_state="on")
+    simlab.change(server.lab_port, silent=True)
+    for _ in range(3):
+        Bmc.objects.update(next_poll_at=None)
+        powersync.sweep()
+    assert Bmc.objects.get(server=server).power_state == "unknown"
+    simlab.change(server.lab_port, silent=False, power="off")
+    Bmc.objects.update(next_poll_at=None)
+    report = powersync.sweep()
+    assert report.drifted == []  # unknown -> off is a first reading, not drift
+    assert not Operation.objects.exists()

@@ -1,0 +1,109 @@
+"""Test support: a real simlab process (pyghmi BMC servers over UDP) and its control API."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_udp_ports(count: int, start: int = 21000) -> int:
+    """The first port of `count` consecutive UDP ports nobody listens on."""
+    port = start
+    while port < 60000:
+        sockets = []
+        try:
+            for offset in range(count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port + offset))
+            return port
+        except OSError:
+            port += count
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError("no free UDP ports")
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Simlab:
+    def __init__(self, servers: int, username: str = "admin", password: str = "password"):
+        self.base_port = free_udp_ports(servers)
+        self.control_port = free_tcp_port()
+        self.ports = list(range(self.base_port, self.base_port + servers))
+        self.username, self.password = username, password
+        env = {**os.environ, "SECRET_KEY": os.environ.get("SECRET_KEY", "tests-only-not-a-secret")}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "simlab",
+                "--servers",
+                str(servers),
+                "--base-port",
+                str(self.base_port),
+                "--control-port",
+                str(self.control_port),
+                "--username",
+                username,
+                "--password",
+                password,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        line = self.process.stdout.readline()
+        if "simlab ready" not in line:
+            self.stop()
+            raise RuntimeError(f"simlab did not start: {line}{self.process.stdout.read()}")
+        self._next = 0
+
+    def take_port(self) -> int:
+        """A BMC for one test, reset to: powered off, answering, healthy OS."""
+        port = self.ports[self._next % len(self.ports)]
+        self._next += 1
+        self.change(port, power="off", silent=False, acpi_responsive=True, boot_device="default")
+        return port
+
+    def _request(self, path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"http://127.0.0.1:{self.control_port}{path}", data=data)
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
+            return json.loads(response.read())
+
+    def machine(self, port: int) -> dict:
+        return self._request(f"/machines/{port}")
+
+    def change(self, port: int, **changes) -> dict:
+        return self._request(f"/machines/{port}", changes)
+
+    def wait_for(self, port: int, timeout: float = 10, **expected) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.machine(port)
+            if all(state[key] == value for key, value in expected.items()):
+                return state
+            if time.monotonic() > deadline:
+                raise AssertionError(f"machine {port} is {state}, expected {expected}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
