@@ -3,6 +3,7 @@ from rest_framework.test import APIClient
 
 from panel import services as people
 from tests.factories import make_server, make_user
+from tests.simlab import Simlab
 
 
 def token_client(user, **token_options) -> APIClient:
@@ -57,3 +58,23 @@ def owned_server(admin, customer):
 @pytest.fixture
 def free_server(admin):
     return make_server(actor=admin)
+
+
+@pytest.fixture(scope="session")
+def simlab():
+    lab = Simlab(servers=32)
+    yield lab
+    lab.stop()
+
+
+@pytest.fixture
+def lab_server(simlab, admin, customer):
+    """A server owned by `customer` whose BMC is a fresh simlab BMC."""
+    port = simlab.take_port()
+    server = make_server(
+        actor=admin,
+        owner=customer,
+        bmc={"address": "127.0.0.1", "port": port, "username": "admin", "password": "password"},
+    )
+    server.lab_port = port
+    return server

@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -66,10 +67,15 @@ class Simlab:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        line = self.process.stdout.readline()
-        if "simlab ready" not in line:
-            self.stop()
-            raise RuntimeError(f"simlab did not start: {line}{self.process.stdout.read()}")
+        output = []
+        while not output or "simlab ready" not in output[-1]:
+            line = self.process.stdout.readline()
+            if not line:
+                self.stop()
+                raise RuntimeError("simlab did not start:\n" + "".join(output))
+            output.append(line)
+        # Keep reading what the lab prints (tracebacks, if any), so its pipe never fills up.
+        threading.Thread(target=self.process.stdout.read, daemon=True).start()
         self._next = 0
 
     def take_port(self) -> int:

@@ -25,7 +25,10 @@ def test_reads_and_changes_power_and_boot_device(simlab):
     assert simlab.machine(port)["boot_device"] == "pxe"
     bmc.power("cycle")
     bmc.power("reset")
-    assert simlab.machine(port)["power_on_count"] == 3
+    # at least: pyghmi retransmits a request whose answer is late, and pyghmi's BMC server
+    # (unlike a real BMC) does not recognise the retransmission, so a loaded machine may
+    # see a reset twice
+    assert simlab.machine(port)["power_on_count"] >= 3
     bmc.power("soft_off")
     simlab.wait_for(port, power="off")
     bmc.power("off")
