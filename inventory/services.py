@@ -140,6 +140,10 @@ def delete_server(*, actor: User, server: Server) -> None:
     server = Server.objects.select_for_update().get(pk=server.pk)
     if server.owner_id:
         raise Conflict(f"{server.name} is assigned to {server.owner}; release it first.")
+    # Operations live in provisioning (which depends on inventory, not the reverse); the
+    # reverse relation is reached by name only.
+    if server.operations.filter(state__in=("queued", "running")).exists():
+        raise Conflict(f"{server.name} has an operation in progress; wait for it or cancel it.")
     audit.record(
         actor=actor,
         action="server.delete",

@@ -1,13 +1,12 @@
 """50 concurrent allocations against one pool, in real PostgreSQL transactions."""
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from rest_framework.test import APIClient
 
 from inventory.models import IpAddress
 from panel import services as people
+from tests.concurrency import all_at_once
 from tests.factories import make_pool, make_server, make_user
 
 pytestmark = pytest.mark.skipif(
@@ -15,26 +14,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 WORKERS = 50
-
-
-def allocate_all_at_once(requests):
-    """Fire every request from its own thread after a barrier; return the responses."""
-    barrier = threading.Barrier(len(requests))
-    answers = [None] * len(requests)
-
-    def run(index, call):
-        try:
-            barrier.wait()
-            answers[index] = call()
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(requests)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return answers
 
 
 @pytest.mark.postgres
@@ -57,7 +36,7 @@ def test_concurrent_allocations_never_duplicate(pool_size):
 
         return call
 
-    answers = allocate_all_at_once([request_for(s) for s in servers])
+    answers = all_at_once([request_for(s) for s in servers])
     codes = sorted(a.status_code for a in answers)
     assert codes == [201] * pool_size + [409] * (WORKERS - pool_size)
     addresses = [a.json()["address"] for a in answers if a.status_code == 201]

@@ -89,3 +89,12 @@ def test_a_request_queues_a_django_q_task_on_commit(
         )
     assert response.status_code == 202
     assert broker.queue_size() == before + 1
+
+
+def test_a_server_with_an_operation_in_progress_cannot_be_deleted(admin_api, admin):
+    server = make_server()
+    queued_power_on(server, admin)
+    response = admin_api.delete(f"/api/v1/servers/{server.pk}/")
+    assert response.status_code == 409
+    assert "operation in progress" in response.json()["detail"]
+    assert Operation.objects.filter(server=server).count() == 1
