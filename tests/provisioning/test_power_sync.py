@@ -30,6 +30,17 @@ def states():
     return dict(Bmc.objects.values_list("server_id", "power_state"))
 
 
+def sweep_until_known(server, attempts: int = 4) -> None:
+    """A first reading of `server`'s BMC. Retried: a cold sweep in this process can still
+    stall on calls earlier tests abandoned (the open pyghmi issue in the note on #3)."""
+    for _ in range(attempts):
+        Bmc.objects.update(next_poll_at=None)
+        powersync.sweep()
+        if Bmc.objects.get(server=server).power_state != "unknown":
+            return
+    raise AssertionError("the BMC never answered")
+
+
 def test_a_sweep_reads_every_bmc_and_records_state_and_suite(rack_of_lab_servers, simlab):
     simlab.change(rack_of_lab_servers[0].lab_port, power="on")
     report = powersync.sweep()
@@ -76,7 +87,7 @@ def test_a_busy_server_is_polled_even_when_backed_off(rack_of_lab_servers, admin
 
 def test_a_change_no_operation_explains_is_recorded_as_drift(rack_of_lab_servers, simlab):
     server = rack_of_lab_servers[0]
-    powersync.sweep()
+    sweep_until_known(server)
     simlab.change(server.lab_port, power="on")
     Bmc.objects.update(next_poll_at=None)
     report = powersync.sweep()
@@ -89,7 +100,7 @@ def test_a_change_no_operation_explains_is_recorded_as_drift(rack_of_lab_servers
 def test_enforce_policy_restores_the_requested_state(rack_of_lab_servers, simlab):
     server = rack_of_lab_servers[0]
     Bmc.objects.filter(server=server).update(drift_policy="enforce", desired_power_state="off")
-    powersync.sweep()
+    sweep_until_known(server)
     simlab.change(server.lab_port, power="on")
     Bmc.objects.update(next_poll_at=None)
     report = powersync.sweep()
