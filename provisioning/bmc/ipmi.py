@@ -9,6 +9,7 @@ held up calls to healthy ones, and a timed-out login blocked the next call to th
 same BMC.)
 """
 
+import contextlib
 import socket
 import threading
 from collections.abc import Callable
@@ -43,7 +44,25 @@ UNREACHABLE_ERRORS = (
 SUITE_3, SUITE_17 = 3, 17
 
 
-class _Sha1FirstSession(simplesession.Session):
+_thread_sockets = threading.local()
+
+
+class _Session(simplesession.Session):
+    """A pyghmi session whose socket the calling thread closes, whatever happens.
+
+    pyghmi keeps failed sessions in class-level tables, so their sockets were never closed;
+    once the process held 1,024 descriptors, select() in every new session failed and every
+    BMC looked unreachable.
+    """
+
+    @classmethod
+    def _assignsocket(cls, server=None):
+        sock = super()._assignsocket(server)
+        _thread_sockets.opened.append(sock)
+        return sock
+
+
+class _Sha1FirstSession(_Session):
     """A session that proposes cipher suite 3 at once, for BMCs known to refuse 17."""
 
     def _initsession(self):
@@ -112,6 +131,7 @@ class IpmiDriver:
 
     def _run(self, doing: str, work):
         session = None
+        _thread_sockets.opened = []
         try:
             session = self._open()
             return work(session)
@@ -124,11 +144,13 @@ class IpmiDriver:
         finally:
             if session is not None:
                 _logout_quietly(session)
+            for sock in _thread_sockets.opened:
+                sock.close()
 
     def _open(self) -> simplesession.Session:
         target = self.target
         socket.getaddrinfo(target.address, target.port, 0, socket.SOCK_DGRAM)
-        session_class = _Sha1FirstSession if self.cipher_suite == SUITE_3 else simplesession.Session
+        session_class = _Sha1FirstSession if self.cipher_suite == SUITE_3 else _Session
         session = session_class(
             bmc=target.address,
             userid=target.username.encode(),
@@ -171,9 +193,5 @@ def _raw(session: simplesession.Session, command: int, data=()) -> bytes:
 def _logout_quietly(session: simplesession.Session) -> None:
     """Free the BMC's session slot; a BMC that already stopped answering is left alone."""
     if session.logged and not session.broken:
-        try:
+        with contextlib.suppress(pyghmi_exceptions.IpmiException, OSError):
             session.logout()
-        except (pyghmi_exceptions.IpmiException, OSError):
-            pass
-        finally:
-            session.socket.close()
