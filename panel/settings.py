@@ -145,9 +145,7 @@ PANEL_IDEMPOTENCY_TTL_HOURS = 24
 PANEL_BMC_TIMEOUT = float(os.environ.get("PANEL_BMC_TIMEOUT", "20"))
 # Power-state sync: how often each BMC is read, and how many are read at once.
 PANEL_POWER_SYNC_SECONDS = int(os.environ.get("PANEL_POWER_SYNC_SECONDS", "60"))
-# Default 1 until the open bug on issue #3 is fixed: concurrent first contacts through pyghmi's
-# simplesession lose sessions (reads fail at random), sequential reads do not.
-PANEL_POWER_SYNC_CONCURRENCY = int(os.environ.get("PANEL_POWER_SYNC_CONCURRENCY", "1"))
+PANEL_POWER_SYNC_CONCURRENCY = int(os.environ.get("PANEL_POWER_SYNC_CONCURRENCY", "64"))
 # How long a power operation waits for the BMC to report the new state, and how long a
 # graceful shutdown waits for the operating system.
 PANEL_POWER_CONFIRM_SECONDS = int(os.environ.get("PANEL_POWER_CONFIRM_SECONDS", "60"))

@@ -10,6 +10,7 @@ same BMC.)
 """
 
 import contextlib
+import select
 import socket
 import threading
 from collections.abc import Callable
@@ -60,6 +61,24 @@ class _Session(simplesession.Session):
         sock = super()._assignsocket(server)
         _thread_sockets.opened.append(sock)
         return sock
+
+    def wait_for_rsp(self, timeout=None, callout=True):
+        """Wait for the BMC's answer; on silence, retransmit (UDP loses packets).
+
+        pyghmi's simplesession never retransmits ("TODO: implement retry"): one lost
+        datagram left the call waiting for good. This waits the session's current retry
+        interval and lets pyghmi's own `_timedout` resend, restart the login step, or give
+        up once the intervals pass `maxtimeout`, as its threaded session does.
+        """
+        wait = self.timeout if timeout is None else timeout
+        if select.select([self.socket], [], [], wait)[0]:
+            self.process_pktqueue()
+        elif timeout is None:
+            self._timedout()
+
+    def awaitresponse(self, retry):
+        while retry and self.lastresponse is None and self.logged:
+            self.wait_for_rsp()
 
 
 class _Sha1FirstSession(_Session):
@@ -169,16 +188,18 @@ class IpmiDriver:
                 f"The BMC at {self.target} refused the username or password ({text}). "
                 "Check the credentials stored for this server."
             )
+        # Before completion codes: pyghmi reports a command that ran out of retries as
+        # 'timeout' with code 0xffff, which is silence, not an answer.
+        if not text or any(marker.lower() in text.lower() for marker in UNREACHABLE_ERRORS):
+            return BmcUnreachable(
+                f"No answer from the BMC at {self.target} while trying to {doing}. "
+                "Check that it is powered and reachable from the panel."
+            )
         if code:
             reason = COMPLETION_CODES.get(code, "error")
             return BmcError(
                 f"The BMC at {self.target} could not {doing}: {reason} "
                 f"(IPMI completion code 0x{code:02x})."
-            )
-        if not text or any(marker.lower() in text.lower() for marker in UNREACHABLE_ERRORS):
-            return BmcUnreachable(
-                f"No answer from the BMC at {self.target} while trying to {doing}. "
-                "Check that it is powered and reachable from the panel."
             )
         return BmcError(f"The BMC at {self.target} could not {doing}: {text}.")
 

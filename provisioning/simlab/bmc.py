@@ -4,12 +4,14 @@ pyghmi 1.6.19's server implements only cipher suite 3 but accepts a suite-17
 proposal, which breaks pyghmi's own client (it then expects SHA-256). A real BMC
 refuses what it cannot do; so does this one, and the client falls back to suite 3.
 It also refuses unknown user names (RAKP2 "unauthorized name") instead of staying
-silent, and can be told to stop answering, to model a BMC that drops off the network.
+silent, and can be told to stop answering, to model a BMC that drops off the network, or
+to lose chosen datagrams, to model a lossy network.
 """
 
 import pyghmi.ipmi.bmc as pyghmi_bmc
 import pyghmi.ipmi.private.constants as constants
 import pyghmi.ipmi.private.serversession as serversession
+import pyghmi.ipmi.private.session as ipmi_session
 
 from provisioning.simlab.machine import SimMachine
 
@@ -45,6 +47,19 @@ class SimSession(serversession.ServerSession):
             return
         super()._got_rakp1(data)
 
+    def sessionless_data(self, data, sockaddr):
+        """A new client reusing an old client's UDP port: pyghmi hands its first packet
+        to the old session, which has no such method (it killed the whole lab process)."""
+        self.bmc.sessionless_data(data, sockaddr)
+
+    def close_server_session(self):
+        """Forget the session at logout; pyghmi keeps every server session forever."""
+        handlers = ipmi_session.Session.bmc_handlers.get(self.sockaddr, {})
+        if handlers.get(self.bmc.port) is self:
+            del handlers[self.bmc.port]
+            if not handlers:
+                ipmi_session.Session.bmc_handlers.pop(self.sockaddr, None)
+
 
 class SimBmc(pyghmi_bmc.Bmc):
     """One simulated BMC on its own UDP port, driving a SimMachine."""
@@ -54,6 +69,17 @@ class SimBmc(pyghmi_bmc.Bmc):
         self.machine = machine
         self.silent = False
         self.refused_suite_proposals = 0
+        self.datagrams_received = self.datagrams_lost = 0
+        self.lose_datagrams: set[int] = set()  # numbers of received datagrams to drop
+
+    def loses_next_datagram(self) -> bool:
+        """Count a datagram in; True when the network is to lose it (UDP does)."""
+        self.datagrams_received += 1
+        if self.datagrams_received in self.lose_datagrams:
+            self.lose_datagrams.discard(self.datagrams_received)
+            self.datagrams_lost += 1
+            return True
+        return False
 
     def sessionless_data(self, data, sockaddr):
         if self.silent:

@@ -2,10 +2,13 @@
 
 Control API (JSON, on 127.0.0.1:<control port>):
   GET  /machines             every machine's state
-  POST /machines/<bmc port>  change it: {"power", "acpi_responsive", "silent", "boot_device"}
+  POST /machines/<bmc port>  change it: {"power", "acpi_responsive", "silent", "boot_device",
+                             "lose_datagrams": [n, ...] (lose the n-th datagram from now)}
 """
 
 import json
+import logging
+import selectors
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,7 +17,9 @@ import pyghmi.ipmi.private.session as ipmi_session
 from provisioning.simlab.bmc import SimBmc
 from provisioning.simlab.machine import SimMachine
 
-# select() in pyghmi's I/O loop cannot watch file descriptors above 1023.
+logger = logging.getLogger(__name__)
+
+# A large lab runs in several processes, so that it uses every core.
 MAX_BMCS_PER_PROCESS = 500
 
 
@@ -30,6 +35,9 @@ class Lab:
             )
             for port in ports
         }
+        # serve_forever reads these sockets; pyghmi's I/O thread must not race it for them.
+        ours = {bmc.serversocket for bmc in self.bmcs.values()}
+        ipmi_session.iosockets[:] = [s for s in ipmi_session.iosockets if s not in ours]
 
     def machine(self, port: int) -> SimMachine:
         return self.bmcs[port].machine
@@ -42,6 +50,9 @@ class Lab:
             bmc.machine.acpi_responsive = bool(changes["acpi_responsive"])
         if changes.get("power") in ("on", "off"):
             bmc.machine.power = changes["power"]
+        if "lose_datagrams" in changes:
+            now = bmc.datagrams_received
+            bmc.lose_datagrams = {now + int(n) for n in changes["lose_datagrams"]}
         if "boot_device" in changes:
             bmc.machine.set_boot_device(changes["boot_device"])
         return self.describe(port)
@@ -52,6 +63,8 @@ class Lab:
             **bmc.machine.as_dict(),
             "silent": bmc.silent,
             "refused_suite_proposals": bmc.refused_suite_proposals,
+            "datagrams_received": bmc.datagrams_received,
+            "datagrams_lost": bmc.datagrams_lost,
         }
 
     def serve_control(self, port: int) -> ThreadingHTTPServer:
@@ -84,10 +97,9 @@ class Lab:
                     return self._answer(404, {"detail": "no such machine"})
                 length = int(self.headers.get("Content-Length") or 0)
                 try:
-                    changes = json.loads(self.rfile.read(length) or b"{}")
-                except ValueError:
-                    return self._answer(400, {"detail": "body must be JSON"})
-                return self._answer(200, lab.change(port, changes))
+                    return self._answer(200, lab.change(port, json.loads(self.rfile.read(length))))
+                except (ValueError, TypeError, AttributeError) as exc:
+                    return self._answer(400, {"detail": f"not a change this lab takes: {exc}"})
 
             def log_message(self, *args):
                 pass
@@ -96,8 +108,37 @@ class Lab:
         threading.Thread(target=server.serve_forever, daemon=True, name="simlab-control").start()
         return server
 
-    @staticmethod
-    def serve_forever() -> None:
-        """Answer IPMI on every BMC of this process until killed."""
+    def serve_forever(self) -> None:
+        """Answer IPMI on every BMC of this process until killed.
+
+        Our own loop, not pyghmi's: under a few dozen concurrent clients its I/O thread
+        stopped reading sockets with datagrams waiting (seen with `ss`: hundreds of BMC
+        sockets with a full receive queue and both lab threads idle). Each datagram goes
+        to the session pyghmi would pick; one it cannot handle costs that datagram, not
+        the process and its hundreds of BMCs.
+        """
+        with selectors.DefaultSelector() as selector:
+            for port, bmc in self.bmcs.items():
+                selector.register(bmc.serversocket, selectors.EVENT_READ, port)
+            while True:
+                for key, _ in selector.select():
+                    self._drain(key.fileobj, key.data)
+
+    def _drain(self, sock, port: int) -> None:
+        bmc = self.bmcs[port]
         while True:
-            ipmi_session.Session.wait_for_rsp(timeout=30)
+            sock.setblocking(False)  # pyghmi's sendto makes the socket blocking again
+            try:
+                data, sockaddr = sock.recvfrom(3000)
+            except BlockingIOError:
+                return
+            if bmc.loses_next_datagram():
+                continue
+            session = ipmi_session.Session.bmc_handlers.get(sockaddr, {}).get(port)
+            if session is None:
+                session = ipmi_session.Session.bmc_handlers[sock][0]
+            session.pktqueue.append((data, sockaddr, sock))
+            try:
+                session.process_pktqueue()
+            except Exception:
+                logger.exception("simlab: BMC %s could not handle a datagram", port)

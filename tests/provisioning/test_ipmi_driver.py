@@ -1,5 +1,6 @@
 """The pyghmi driver against simlab's BMCs, over real UDP."""
 
+import os
 import time
 
 import pytest
@@ -93,3 +94,43 @@ def test_completion_codes_become_bmc_errors(simlab):
     with pytest.raises(BmcError) as error:
         driver(simlab.take_port()).power("cycle")  # refused by the BMC while the server is off
     assert "not possible in the present state (IPMI completion code 0xd5)" in error.value.message
+
+
+@pytest.mark.parametrize("lost", [[1], [2], [3], [4], [5], [6], [7], [1, 2]])
+def test_lost_datagrams_are_sent_again(simlab, lost):
+    """Each position loses a different step: channel capabilities, the suite-17 probe, the
+    suite-3 open session, RAKP 1 and 3, the privilege level, the command itself."""
+    port = simlab.take_port()
+    simlab.change(port, lose_datagrams=lost)
+    assert driver(port).power_state() == "off"
+    assert simlab.machine(port)["datagrams_lost"] >= len(lost)
+
+
+def test_a_bmc_that_goes_silent_mid_session_is_unreachable_not_a_bmc_error(simlab):
+    """pyghmi reports a command that ran out of retries as code 0xffff; that is silence."""
+    port = simlab.take_port()
+    simlab.change(port, lose_datagrams=list(range(7, 200)))
+    with pytest.raises(BmcUnreachable, match="No answer"):
+        IpmiDriver(BmcTarget("127.0.0.1", port, "admin", "password"), timeout=30).power_state()
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_failed_calls_leave_no_open_sockets(simlab):
+    """pyghmi keeps failed sessions in class-level tables; their sockets must still close,
+    or after ~1,000 failures select() breaks and every BMC looks unreachable."""
+    refused, silent = simlab.take_port(), simlab.take_port()
+    simlab.change(silent, silent=True)
+    before = open_descriptors()
+    for _ in range(30):
+        with pytest.raises(BmcAuthFailed):
+            driver(refused, password="wrong").power_state()
+    for _ in range(3):
+        with pytest.raises(BmcUnreachable):
+            IpmiDriver(BmcTarget("127.0.0.1", silent, "admin", "password"), timeout=1).power_state()
+    deadline = time.monotonic() + 15  # abandoned calls end when pyghmi's retries run out
+    while open_descriptors() > before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert open_descriptors() <= before
