@@ -34,6 +34,7 @@ def main() -> None:
         SECRET_KEY="bench-only",
         PANEL_SQLITE_PATH=str(workdir / "bench.sqlite3"),
         DJANGO_SETTINGS_MODULE="panel.settings",
+        LOG_LEVEL="WARNING",
     )
     os.environ.pop("DATABASE_URL", None)
     os.environ.pop("REDIS_URL", None)
@@ -108,6 +109,7 @@ def run(args, manage) -> None:
         failures += result.returncode != 0
     loop = time.monotonic() - began
     print(f"sequential ipmitool power status:  {loop:6.2f} s  ({failures} failed)")
+    print(f"ratio (ipmitool loop / cold sweep): {loop / cold.seconds:5.1f}x")
     print(f"ratio (ipmitool loop / warm sweep): {loop / warm.seconds:5.1f}x")
 
     admin = User.objects.create_superuser("bench@example.test", "bench-password-1")

@@ -120,7 +120,7 @@ def _finish(
 
 def _step_deadline(op: Operation, step: str):
     window = settings.PANEL_BMC_TIMEOUT * 2
-    if step in ("confirm",):
+    if step == "confirm":
         window = power.confirm_window(op.kind, op.params)
     return timezone.now() + timedelta(seconds=window)
 

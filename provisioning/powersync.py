@@ -9,6 +9,7 @@ with the `enforce` policy an operation is queued to restore the requested state.
 
 import concurrent.futures
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -81,7 +82,7 @@ def read_now(bmc: Bmc) -> Bmc:
     except BmcError as exc:
         record_failure(bmc, exc.message)
         raise
-    _observe(bmc, state, driver.cipher_suite, busy=_busy_servers([bmc.server_id]))
+    _observe(bmc, state, driver.cipher_suite, _busy_servers([bmc.server_id]), timezone.now())
     bmc.save(update_fields=POLL_FIELDS)
     return bmc
 
@@ -103,9 +104,11 @@ def _busy_servers(server_ids) -> set[int]:
     )
 
 
-def _observe(bmc: Bmc, state: str, cipher_suite, busy: set[int], report: SweepReport | None = None):
+def _observe(
+    bmc: Bmc, state: str, cipher_suite, busy: set[int], now, report: SweepReport | None = None
+):
     previous = bmc.power_state
-    _apply_success(bmc, state, cipher_suite, timezone.now())
+    _apply_success(bmc, state, cipher_suite, now)
     known = {Bmc.PowerState.ON, Bmc.PowerState.OFF}
     if bmc.server_id in busy or previous not in known or previous == state:
         return
@@ -151,13 +154,28 @@ def sweep() -> SweepReport:
         max_workers=workers, thread_name_prefix="sweep"
     ) as pool:
         readings = list(pool.map(_read, due))
+    read_at = timezone.now()  # one time for the whole sweep, so the rows share their values
     with transaction.atomic():
         for bmc, (reading, suite) in zip(due, readings, strict=True):
             if isinstance(reading, BmcError):
                 report.failed += 1
-                _apply_failure(bmc, reading.message, timezone.now())
+                _apply_failure(bmc, reading.message, read_at)
             else:
-                _observe(bmc, reading, suite, busy_ids, report)
-        Bmc.objects.bulk_update(due, POLL_FIELDS, batch_size=500)
+                _observe(bmc, reading, suite, busy_ids, read_at, report)
+        _save_polls(due)
     report.seconds = time.monotonic() - began
     return report
+
+
+def _save_polls(bmcs: list[Bmc]) -> None:
+    """One UPDATE per distinct outcome (typically: on, off, a few failures).
+
+    Django's bulk_update builds a CASE per row and field: 2 s of a 3 s sweep of 1,000.
+    """
+    groups = defaultdict(list)
+    for bmc in bmcs:
+        groups[tuple(getattr(bmc, name) for name in POLL_FIELDS)].append(bmc.pk)
+    for values, ids in groups.items():
+        changes = dict(zip(POLL_FIELDS, values, strict=True))
+        for start in range(0, len(ids), 500):  # SQLite's limit on query parameters
+            Bmc.objects.filter(pk__in=ids[start : start + 500]).update(**changes)
