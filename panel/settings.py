@@ -155,6 +155,13 @@ PANEL_SOFT_SHUTDOWN_SECONDS = int(os.environ.get("PANEL_SOFT_SHUTDOWN_SECONDS", 
 # queues itself again so workers stay free.
 PANEL_OPERATION_LEASE_SECONDS = int(os.environ.get("PANEL_OPERATION_LEASE_SECONDS", "90"))
 PANEL_OPERATION_INLINE_SECONDS = int(os.environ.get("PANEL_OPERATION_INLINE_SECONDS", "30"))
+# Installs: how long a server may take to boot from the network after the panel rebooted it
+# (or after the owner was asked to), how long its installer may run, and how many reports
+# one installer may send.
+PANEL_PXE_BOOT_SECONDS = int(os.environ.get("PANEL_PXE_BOOT_SECONDS", "600"))
+PANEL_MANUAL_REBOOT_SECONDS = int(os.environ.get("PANEL_MANUAL_REBOOT_SECONDS", "86400"))
+PANEL_INSTALL_SECONDS = int(os.environ.get("PANEL_INSTALL_SECONDS", "7200"))
+PANEL_BOOT_EVENTS_PER_TICKET = int(os.environ.get("PANEL_BOOT_EVENTS_PER_TICKET", "2000"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

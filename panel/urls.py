@@ -18,6 +18,7 @@ api_v1 = (
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("boot/", include("provisioning.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -21,14 +21,16 @@ from django_q.tasks import async_task
 
 from inventory.models import Bmc
 from panel import audit
-from provisioning import power, powersync
+from provisioning import install, power, powersync
 from provisioning.bmc import BmcError, BmcTarget
 from provisioning.bmc.ipmi import IpmiDriver
-from provisioning.models import Operation, OperationEvent
+from provisioning.models import BootTicket, Operation, OperationEvent
 
 log = logging.getLogger(__name__)
 State = Operation.State
 RUN_TASK = "provisioning.tasks.run_operation"
+STEPS = power.STEPS | {kind: install.STEPS for kind in install.KINDS}
+FIRST_STEP = power.FIRST_STEP | {kind: install.FIRST_STEP for kind in install.KINDS}
 
 
 def worker_name() -> str:
@@ -52,6 +54,9 @@ def note(op: Operation, message: str, level: str = OperationEvent.Level.INFO) ->
 
 def claim(operation_id: int, worker: str) -> Operation | None:
     now = timezone.now()
+    # A parked operation has no lease owner; one left by a dead worker still names it.
+    left_by = Operation.objects.filter(pk=operation_id).values_list("lease_owner", flat=True)
+    left_by = left_by.first()
     free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
     taken = Operation.objects.filter(
         Q(pk=operation_id) & Q(state__in=Operation.ACTIVE_STATES) & free
@@ -67,7 +72,7 @@ def claim(operation_id: int, worker: str) -> Operation | None:
     if op.started_at is None:
         op.started_at = now
         op.save(update_fields=["started_at"])
-    if op.attempts > 1:
+    if left_by:
         note(op, f"Resumed at step '{op.step}' by {worker} (attempt {op.attempts}).", "warning")
     return op
 
@@ -105,6 +110,9 @@ def _finish(
             OperationEvent.Level.INFO if state == State.SUCCEEDED else OperationEvent.Level.ERROR
         )
         note(op, message, level)
+        BootTicket.objects.filter(operation=op, state__in=BootTicket.LIVE_STATES).update(
+            state=BootTicket.State.REVOKED
+        )
         plan = power.POWER_PLANS.get(op.kind)
         if state == State.SUCCEEDED and plan:
             Bmc.objects.filter(server_id=op.server_id).update(desired_power_state=plan.ends)
@@ -119,7 +127,7 @@ def _finish(
 
 
 def _step_deadline(op: Operation, step: str):
-    window = settings.PANEL_BMC_TIMEOUT * 2
+    window = install.step_window(op, step) or settings.PANEL_BMC_TIMEOUT * 2
     if step == "confirm":
         window = power.confirm_window(op.kind, op.params)
     return timezone.now() + timedelta(seconds=window)
@@ -140,9 +148,9 @@ def run(operation_id: int, *, driver_factory=IpmiDriver) -> None:
 def _advance(op: Operation, worker: str, driver_factory) -> None:
     bmc = op.server.bmc
     driver = driver_factory(BmcTarget.for_bmc(bmc))
-    steps = power.STEPS[op.kind]
+    steps = STEPS[op.kind]
     if not op.step:
-        first = power.FIRST_STEP[op.kind]
+        first = FIRST_STEP[op.kind]
         _save_progress(op, worker, step=first, deadline=_step_deadline(op, first), progress=5)
         note(op, f"Started by {worker}.")
     began = time.monotonic()
@@ -151,18 +159,26 @@ def _advance(op: Operation, worker: str, driver_factory) -> None:
         powersync.record_power_state(bmc, state, cipher_suite=driver.cipher_suite)
         return state
 
+    def fail(message: str, state: str = State.FAILED) -> None:
+        if op.kind in install.KINDS:
+            install.abandon(op, driver)
+        _finish(op, worker, state, message)
+
     while True:
+        if Operation.objects.filter(pk=op.pk, cancel_requested_at__isnull=False).exists():
+            fail("Cancelled at the owner's request.", State.CANCELLED)
+            return
         if op.deadline and timezone.now() > op.deadline:
-            _finish(op, worker, State.FAILED, _deadline_message(op))
+            fail(_deadline_message(op))
             return
         try:
             outcome = steps[op.step](op, driver, observe)
         except power.StepFailed as exc:
-            _finish(op, worker, State.FAILED, str(exc))
+            fail(str(exc))
             return
         except BmcError as exc:
             powersync.record_failure(bmc, exc.message)
-            _finish(op, worker, State.FAILED, exc.message)
+            fail(exc.message)
             return
         if isinstance(outcome, power.Done):
             _finish(op, worker, State.SUCCEEDED, outcome.message, outcome.result)
@@ -178,16 +194,25 @@ def _advance(op: Operation, worker: str, driver_factory) -> None:
                 deadline=_step_deadline(op, outcome.step),
             )
             continue
+        if isinstance(outcome, power.Park):
+            _release(op, worker)
+            return
         if time.monotonic() - began + outcome.seconds > settings.PANEL_OPERATION_INLINE_SECONDS:
-            if not _mine(op, worker).update(lease_owner="", lease_expires_at=None):
-                raise LeaseLost(op.pk)
+            _release(op, worker)
             enqueue(op.pk)
             return
         time.sleep(outcome.seconds)
         _save_progress(op, worker)
 
 
+def _release(op: Operation, worker: str) -> None:
+    if not _mine(op, worker).update(lease_owner="", lease_expires_at=None):
+        raise LeaseLost(op.pk)
+
+
 def _deadline_message(op: Operation) -> str:
+    if op.kind in install.KINDS and install.deadline_message(op):
+        return f"Step '{op.step}': {install.deadline_message(op)}"
     if op.kind == Operation.Kind.SOFT_SHUTDOWN and op.step == "confirm":
         seconds = power.confirm_window(op.kind, op.params)
         return (

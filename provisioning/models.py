@@ -9,6 +9,63 @@ from inventory.models import Server
 from panel.querysets import OwnedQuerySet
 
 
+class OsTemplateQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self if user.is_admin else self.filter(is_public=True, is_utility=False)
+
+
+class OsTemplate(models.Model):
+    """An installable OS (or the utility image): how to boot its installer and its config."""
+
+    class Family(models.TextChoices):
+        KICKSTART = "kickstart", "Kickstart (RHEL, AlmaLinux, Rocky)"
+        PRESEED = "preseed", "Preseed (Debian)"
+        AUTOINSTALL = "autoinstall", "Autoinstall (Ubuntu)"
+        CLOUD_INIT = "cloud-init", "cloud-init"
+        WINDOWS_UNATTEND = "windows-unattend", "Windows unattend"
+        CUSTOM_IPXE = "custom-ipxe", "Custom iPXE script"
+
+    name = models.CharField(max_length=100, unique=True)
+    family = models.CharField(max_length=32, choices=Family.choices)
+    description = models.CharField(max_length=300, blank=True)
+    mirror_url = models.CharField(
+        "mirror URL", max_length=500, blank=True, help_text="Package source, as {{ os.mirror }}"
+    )
+    kernel_url = models.CharField("kernel URL", max_length=500, blank=True)
+    initrd_url = models.CharField("initrd URL", max_length=500, blank=True)
+    boot_args = models.CharField(
+        "boot arguments",
+        max_length=1000,
+        blank=True,
+        help_text="Kernel command line; {{ config_url }} is where the installer finds its config.",
+    )
+    config = models.TextField(
+        "installer config",
+        blank=True,
+        help_text="Django template language, autoescape off; see the README for the context.",
+    )
+    tags = models.JSONField(default=list, blank=True)
+    is_public = models.BooleanField(default=True, help_text="Customers may install it")
+    is_utility = models.BooleanField(
+        default=False, help_text="The diagnostics and wipe image, not an OS"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OsTemplateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["family", "name"]
+        verbose_name = "OS template"
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        from provisioning import installers  # rendering lives there; it imports this module
+
+        installers.check_template(self)
+
+
 class OperationQuerySet(OwnedQuerySet):
     owner_path = "server__owner"
 
@@ -26,6 +83,9 @@ class Operation(models.Model):
         POWER_RESET = "power_reset", "Reset"
         POWER_CYCLE = "power_cycle", "Power cycle"
         SET_BOOTDEV = "set_bootdev", "Set boot device"
+        INSTALL = "install", "OS installation"
+        DIAGNOSTICS = "diagnostics", "Hardware diagnostics"
+        WIPE = "wipe", "Disk wipe"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -51,6 +111,7 @@ class Operation(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     deadline = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0, help_text="Times a worker picked it up")
@@ -99,6 +160,51 @@ class OperationEvent(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%H:%M:%S} [{self.level}] {self.message}"
+
+
+class BootTicket(models.Model):
+    """What lets one machine fetch its installer config and report progress, for one
+    operation. The secret is never stored: only its SHA-256; each boot script carries a
+    fresh one, and the ticket dies with its operation or at its deadline."""
+
+    class State(models.TextChoices):
+        ISSUED = "issued", "Waiting for the machine to boot from the network"
+        BOOTED = "booted", "Boot script served"
+        CONFIG_FETCHED = "config_fetched", "Installer config fetched"
+        DONE = "done", "Installer reported success"
+        FAILED = "failed", "Installer reported failure"
+        REVOKED = "revoked", "Revoked"
+
+    LIVE_STATES = (State.ISSUED, State.BOOTED, State.CONFIG_FETCHED)
+
+    operation = models.OneToOneField(Operation, on_delete=models.CASCADE, related_name="ticket")
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="boot_tickets")
+    mac = models.CharField(max_length=17)
+    secret_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ISSUED)
+    expires_at = models.DateTimeField()
+    booted_at = models.DateTimeField(null=True, blank=True)
+    config_fetched_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    events_received = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True, help_text="What the installer said last")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mac"],
+                condition=Q(state__in=["issued", "booted", "config_fetched"]),
+                name="one_live_ticket_per_mac",
+            )
+        ]
+
+    def __str__(self):
+        return f"ticket for operation #{self.operation_id} ({self.state})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in self.LIVE_STATES and self.expires_at > timezone.now()
 
 
 OPERATION_STATES = Operation.State.choices  # named for the OpenAPI schema's enum

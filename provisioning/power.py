@@ -30,6 +30,12 @@ class Wait:
 
 
 @dataclass(frozen=True)
+class Park:
+    """Release the operation until something outside queues it again (a machine's report,
+    or the recovery schedule); no worker waits with it."""
+
+
+@dataclass(frozen=True)
 class Done:
     message: str
     result: dict

@@ -1,15 +1,20 @@
 """Requests that start or stop operations. Each is checked, recorded and audited here."""
 
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from inventory.models import Server
 from panel import audit
 from panel.exceptions import Conflict, NotAllowed
-from panel.models import User
-from provisioning import engine
+from panel.models import SshKey, User
+from provisioning import engine, install, installers
 from provisioning.bmc import BOOT_DEVICES, POWER_ACTIONS
-from provisioning.models import Operation
+from provisioning.models import BootTicket, Operation, OsTemplate
 from provisioning.power import KIND_FOR_ACTION
 
 
@@ -78,6 +83,109 @@ def request_boot_device(
     )
 
 
+def _start_pxe(*, actor: User, server: Server, kind: str, template: OsTemplate, params: dict):
+    """An operation on the PXE path, with the boot ticket its machine will need."""
+    _check_may_operate(actor, server)
+    if not server.mac:
+        raise Conflict(f"{server.name} has no PXE MAC address; staff must record it first.")
+    params = {"os_template": template.pk, "os_name": template.name, **params}
+    op = _start(actor=actor, server=server, kind=kind, params=params)
+    window = settings.PANEL_MANUAL_REBOOT_SECONDS if params.get("reboot") == "manual" else 0
+    window += settings.PANEL_PXE_BOOT_SECONDS + settings.PANEL_INSTALL_SECONDS
+    BootTicket.objects.create(
+        operation=op,
+        server=server,
+        mac=server.mac,
+        expires_at=timezone.now() + timedelta(seconds=window),
+    )
+    return op
+
+
+@transaction.atomic
+def start_install(
+    *,
+    actor: User,
+    server: Server,
+    template: OsTemplate,
+    raid: str = "no_raid",
+    password: str = "",
+    ssh_keys: list[SshKey] = (),
+    reboot: str = "auto",
+) -> Operation:
+    """Reinstall the server: the password is hashed here and never stored in plain text."""
+    errors = {}
+    if not OsTemplate.objects.visible_to(actor).filter(pk=template.pk, is_utility=False).exists():
+        errors["os_template"] = ["No such OS template."]
+    try:
+        installers.check_raid(raid, server.profile.disk_count)
+    except ValidationError as exc:
+        errors["raid"] = exc.messages
+    if password:
+        try:
+            validate_password(password)
+        except ValidationError as exc:
+            errors["password"] = exc.messages
+    if not password and not ssh_keys:
+        errors["password"] = ["Give a root password, SSH keys, or both."]
+    if any(key.user_id != actor.pk for key in ssh_keys):
+        errors["ssh_keys"] = ["Use your own saved SSH keys."]
+    if reboot not in ("auto", "manual"):
+        errors["reboot"] = ["Choose auto or manual."]
+    if errors:
+        raise ValidationError(errors)
+    params = {
+        "raid": raid,
+        "ssh_keys": [key.public_key for key in ssh_keys],
+        "ssh_key_names": [key.name for key in ssh_keys],
+        "reboot": reboot,
+    }
+    if password:
+        params["password_hash"] = installers.hash_password(password)
+    return _start_pxe(
+        actor=actor, server=server, kind=Operation.Kind.INSTALL, template=template, params=params
+    )
+
+
+def delete_os_template(*, actor: User, template: OsTemplate) -> None:
+    busy = Operation.objects.active().filter(params__os_template=template.pk).first()
+    if busy is not None:
+        raise Conflict(f"{template.name} is being installed by operation #{busy.pk}.")
+    audit.record(actor=actor, action="os_template.delete", target=template, name=template.name)
+    template.delete()
+
+
+def _utility_template() -> OsTemplate:
+    template = OsTemplate.objects.filter(is_utility=True).first()
+    if template is None:
+        raise Conflict("No utility image is configured; staff must add one (OS templates).")
+    return template
+
+
+def _start_utility(*, actor: User, server: Server, kind: str, wipe: str) -> Operation:
+    return _start_pxe(
+        actor=actor,
+        server=server,
+        kind=kind,
+        template=_utility_template(),
+        params={"wipe": wipe, "reboot": "auto"},
+    )
+
+
+@transaction.atomic
+def start_diagnostics(*, actor: User, server: Server, wipe: str = "none") -> Operation:
+    """Boot the utility image: report hardware facts, and wipe the disks if asked to."""
+    if wipe not in ("none", "simple", "full"):
+        raise ValidationError({"wipe": ["Choose none, simple or full."]})
+    return _start_utility(actor=actor, server=server, kind=Operation.Kind.DIAGNOSTICS, wipe=wipe)
+
+
+@transaction.atomic
+def start_wipe(*, actor: User, server: Server, mode: str) -> Operation:
+    if mode not in ("simple", "full"):
+        raise ValidationError({"mode": ["Choose simple or full."]})
+    return _start_utility(actor=actor, server=server, kind=Operation.Kind.WIPE, wipe=mode)
+
+
 def restore_power_state(*, server: Server, state: str) -> Operation | None:
     """Drift policy `enforce`: bring the server back to the last requested state."""
     try:
@@ -90,7 +198,9 @@ def restore_power_state(*, server: Server, state: str) -> Operation | None:
 
 @transaction.atomic
 def cancel_operation(*, actor: User, operation: Operation) -> Operation:
-    """Cancel an operation that no worker has started; power commands cannot be taken back."""
+    """Cancel an operation no worker has started, or an install whose machine has not yet
+    fetched its config (its worker then restores the boot device). Power commands already
+    sent cannot be taken back."""
     if not (actor.is_admin or operation.server.owner_id == actor.pk):
         raise NotAllowed("Only the server's owner or hosting staff may cancel its operations.")
     cancelled = Operation.objects.filter(pk=operation.pk, state=Operation.State.QUEUED).update(
@@ -99,15 +209,33 @@ def cancel_operation(*, actor: User, operation: Operation) -> Operation:
         error="Cancelled before it started.",
     )
     operation.refresh_from_db()
-    if not cancelled:
-        if operation.state == Operation.State.RUNNING:
-            raise Conflict(
-                f"Operation #{operation.pk} ({operation.get_kind_display().lower()}) is already "
-                "running; a command sent to the BMC cannot be taken back."
-            )
+    if cancelled:
+        BootTicket.objects.filter(operation=operation).update(state=BootTicket.State.REVOKED)
+    elif operation.state == Operation.State.RUNNING and operation.kind in install.KINDS:
+        _cancel_running_install(operation)
+    elif operation.state == Operation.State.RUNNING:
+        raise Conflict(
+            f"Operation #{operation.pk} ({operation.get_kind_display().lower()}) is already "
+            "running; a command sent to the BMC cannot be taken back."
+        )
+    else:
         raise Conflict(f"Operation #{operation.pk} has already ended ({operation.state}).")
     engine.note(operation, f"Cancelled by {actor.email}.", "warning")
     audit.record(
         actor=actor, action="operation.cancel", target=operation.server, operation=operation.pk
     )
     return operation
+
+
+def _cancel_running_install(operation: Operation) -> None:
+    revoked = BootTicket.objects.filter(
+        operation=operation, state__in=(BootTicket.State.ISSUED, BootTicket.State.BOOTED)
+    ).update(state=BootTicket.State.REVOKED)
+    if not revoked:
+        raise Conflict(
+            f"Operation #{operation.pk} can no longer be cancelled: the machine has already "
+            "fetched its installer config, and the installer is changing the disks."
+        )
+    Operation.objects.filter(pk=operation.pk).update(cancel_requested_at=timezone.now())
+    operation.refresh_from_db()
+    engine.enqueue(operation.pk)

@@ -1,9 +1,11 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from inventory.api.serializers import ServerSerializer
 from panel.api.serializers import UserRefSerializer
 from provisioning.bmc import BOOT_DEVICES, POWER_ACTIONS
-from provisioning.models import Operation, OperationEvent
+from provisioning.installers import RAID_LAYOUTS
+from provisioning.models import Operation, OperationEvent, OsTemplate
 
 
 class OperationBriefSerializer(serializers.ModelSerializer):
@@ -31,6 +33,10 @@ class OperationEventSerializer(serializers.ModelSerializer):
         fields = ["created_at", "level", "step", "message"]
 
 
+# A crypt hash is not the password, but it can be attacked offline: never shown.
+HIDDEN_PARAMS = {"password_hash"}
+
+
 class OperationSerializer(serializers.ModelSerializer):
     server_name = serializers.CharField(source="server.name", read_only=True)
     requested_by = UserRefSerializer(read_only=True, allow_null=True)
@@ -46,6 +52,7 @@ class OperationSerializer(serializers.ModelSerializer):
             "step",
             "progress",
             "params",
+            "cancel_requested_at",
             "result",
             "error",
             "requested_by",
@@ -55,6 +62,15 @@ class OperationSerializer(serializers.ModelSerializer):
             "deadline",
             "attempts",
         ]
+
+    def to_representation(self, operation):
+        data = super().to_representation(operation)
+        data["params"] = {
+            name: value
+            for name, value in (data["params"] or {}).items()
+            if name not in HIDDEN_PARAMS
+        }
+        return data
 
 
 class OperationDetailSerializer(OperationSerializer):
@@ -92,3 +108,66 @@ class PowerStateSerializer(serializers.Serializer):
 class BootDeviceRequestSerializer(serializers.Serializer):
     device = serializers.ChoiceField(choices=BOOT_DEVICES)
     persistent = serializers.BooleanField(default=False)
+
+
+class OsTemplateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OsTemplate
+        fields = [
+            "id",
+            "name",
+            "family",
+            "description",
+            "tags",
+            "mirror_url",
+            "kernel_url",
+            "initrd_url",
+            "boot_args",
+            "config",
+            "is_public",
+            "is_utility",
+            "updated_at",
+        ]
+
+    def validate(self, attrs):
+        template = OsTemplate(**{**self._current(), **attrs})
+        try:
+            template.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
+        return attrs
+
+    def _current(self) -> dict:
+        if self.instance is None:
+            return {}
+        return {name: getattr(self.instance, name) for name in self.Meta.fields[1:-1]}
+
+
+class PublicOsTemplateSerializer(OsTemplateSerializer):
+    """What a customer sees of an OS: enough to choose it, not how it is built."""
+
+    class Meta(OsTemplateSerializer.Meta):
+        fields = ["id", "name", "family", "description", "tags"]
+
+
+class InstallRequestSerializer(serializers.Serializer):
+    os_template = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    raid = serializers.ChoiceField(choices=list(RAID_LAYOUTS), default="no_raid")
+    password = serializers.CharField(
+        required=False, allow_blank=True, write_only=True, trim_whitespace=False, max_length=128
+    )
+    ssh_keys = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**31 - 1),
+        required=False,
+        default=list,
+        max_length=50,
+    )
+    reboot = serializers.ChoiceField(choices=["auto", "manual"], default="auto")
+
+
+class DiagnosticsRequestSerializer(serializers.Serializer):
+    wipe = serializers.ChoiceField(choices=["none", "simple", "full"], default="none")
+
+
+class WipeRequestSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=["simple", "full"])

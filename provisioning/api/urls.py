@@ -5,4 +5,5 @@ SERVER_VIEWSET = views.OperatedServerViewSet
 
 def register(router) -> list:
     router.register("operations", views.OperationViewSet, basename="operation")
+    router.register("os-templates", views.OsTemplateViewSet, basename="os-template")
     return []

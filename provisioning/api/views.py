@@ -1,23 +1,31 @@
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from inventory.api.views import ServerViewSet
+from panel import audit
+from panel.api.permissions import AdminWritesOnly
 from panel.api.views import PanelViewSet
+from panel.models import SshKey
 from provisioning import powersync, services
 from provisioning.api.serializers import (
     BootDeviceRequestSerializer,
+    DiagnosticsRequestSerializer,
+    InstallRequestSerializer,
     OperationDetailSerializer,
     OperationSerializer,
+    OsTemplateSerializer,
     PowerRequestSerializer,
     PowerStateSerializer,
+    PublicOsTemplateSerializer,
     ServerWithOperationSerializer,
     TaskAcceptedSerializer,
+    WipeRequestSerializer,
 )
 from provisioning.bmc import BmcError
-from provisioning.models import Operation
+from provisioning.models import Operation, OsTemplate
 
 # Owners may power their own servers: only sign-in is checked here; the queryset makes
 # others' servers 404 and the service checks ownership again.
@@ -103,6 +111,87 @@ class OperatedServerViewSet(ServerViewSet):
                 actor=request.user, server=server, **payload.validated_data
             )
         )
+
+    @extend_schema(request=InstallRequestSerializer, responses={202: TaskAcceptedSerializer})
+    @action(detail=True, methods=["post"], permission_classes=OWNERS_MAY)
+    def install(self, request, pk=None):
+        """Reinstall the server's OS over PXE: set network boot, reboot, install, boot disk."""
+        server = self.get_object()
+        payload = InstallRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        template = OsTemplate.objects.visible_to(request.user).filter(pk=data["os_template"])
+        keys = list(SshKey.objects.filter(user=request.user, pk__in=data["ssh_keys"]))
+        errors = {}
+        if not template.exists():
+            errors["os_template"] = ["No such OS template."]
+        if len(keys) != len(set(data["ssh_keys"])):
+            errors["ssh_keys"] = ["Unknown SSH key: use the ids of your saved keys."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return accepted(
+            services.start_install(
+                actor=request.user,
+                server=server,
+                template=template.get(),
+                raid=data["raid"],
+                password=data.get("password", ""),
+                ssh_keys=keys,
+                reboot=data["reboot"],
+            )
+        )
+
+    @extend_schema(request=DiagnosticsRequestSerializer, responses={202: TaskAcceptedSerializer})
+    @action(detail=True, methods=["post"], permission_classes=OWNERS_MAY)
+    def diagnostics(self, request, pk=None):
+        """Boot the utility image: hardware facts, and a disk wipe if asked."""
+        return self._start(request, DiagnosticsRequestSerializer, services.start_diagnostics)
+
+    @extend_schema(request=WipeRequestSerializer, responses={202: TaskAcceptedSerializer})
+    @action(detail=True, methods=["post"], permission_classes=OWNERS_MAY)
+    def wipe(self, request, pk=None):
+        """Erase the server's disks (simple: signatures and first blocks; full: every block)."""
+        return self._start(request, WipeRequestSerializer, services.start_wipe)
+
+    def _start(self, request, serializer_class, start) -> Response:
+        server = self.get_object()
+        payload = serializer_class(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return accepted(start(actor=request.user, server=server, **payload.validated_data))
+
+
+class OsTemplateViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    PanelViewSet,
+):
+    """OS templates: customers list the public ones; staff manage them all."""
+
+    permission_classes = [*PanelViewSet.permission_classes, AdminWritesOnly]
+    filterset_fields = ["family"]
+    search_fields = ["name", "description"]
+
+    def get_queryset(self):
+        return OsTemplate.objects.visible_to(self.request.user)
+
+    def get_serializer_class(self):
+        if self.request.user.is_authenticated and self.request.user.is_admin:
+            return OsTemplateSerializer
+        return PublicOsTemplateSerializer
+
+    def perform_create(self, serializer):
+        template = serializer.save()
+        audit.record(actor=self.request.user, action="os_template.create", target=template)
+
+    def perform_update(self, serializer):
+        template = serializer.save()
+        audit.record(actor=self.request.user, action="os_template.update", target=template)
+
+    def perform_destroy(self, template):
+        services.delete_os_template(actor=self.request.user, template=template)
 
 
 class OperationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PanelViewSet):
