@@ -111,6 +111,10 @@ class BootDeviceRequestSerializer(serializers.Serializer):
 
 
 class OsTemplateSerializer(serializers.ModelSerializer):
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=50), required=False, max_length=20
+    )
+
     class Meta:
         model = OsTemplate
         fields = [

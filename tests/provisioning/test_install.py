@@ -255,3 +255,10 @@ def test_diagnostics_store_the_facts_the_utility_image_reports(owner_api, client
 def test_wipe_needs_a_mode(owner_api, lab_server):
     response = owner_api.post(f"/api/v1/servers/{lab_server.pk}/wipe/", {"mode": "shred"})
     assert response.status_code == 400 and "mode" in response.json()
+
+
+def test_template_tags_must_be_a_list_of_words(admin_api):
+    body = {"name": "x", "family": "kickstart", "kernel_url": "http://k", "tags": None}
+    assert admin_api.post("/api/v1/os-templates/", body, format="json").status_code == 400
+    body["tags"] = ["linux"]
+    assert admin_api.post("/api/v1/os-templates/", body, format="json").status_code == 201
