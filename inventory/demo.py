@@ -6,6 +6,7 @@ from inventory import ipam, services
 from inventory.models import HardwareProfile, Location, Rack
 from panel import services as people
 from panel.models import User
+from provisioning.simlab.machine import simlab_mac
 
 ADMIN_EMAIL = "admin@demo.metalpanel"
 ADMIN_PASSWORD = "demo-admin-pass"  # noqa: S105 - a published demo credential
@@ -112,7 +113,7 @@ def seed(servers: int = 12) -> User:
             profile=profiles[index % len(profiles)],
             rack=rack,
             unit=index // 2 + 1,
-            mac=f"52:54:00:00:{index // 256:02x}:{index % 256:02x}",
+            mac=simlab_mac(demo_bmc_port(index)),
             serial=f"DEMO{index + 1:05d}",
             bmc={
                 "address": "127.0.0.1",

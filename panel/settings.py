@@ -162,6 +162,8 @@ PANEL_PXE_BOOT_SECONDS = int(os.environ.get("PANEL_PXE_BOOT_SECONDS", "600"))
 PANEL_MANUAL_REBOOT_SECONDS = int(os.environ.get("PANEL_MANUAL_REBOOT_SECONDS", "86400"))
 PANEL_INSTALL_SECONDS = int(os.environ.get("PANEL_INSTALL_SECONDS", "7200"))
 PANEL_BOOT_EVENTS_PER_TICKET = int(os.environ.get("PANEL_BOOT_EVENTS_PER_TICKET", "2000"))
+# The panel as machines on the boot network reach it (dnsmasq_config's iPXE chain).
+PANEL_BOOT_URL = os.environ.get("PANEL_BOOT_URL", "")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -96,6 +96,7 @@ def boot_script(mac_text: str, base_url: str) -> str:
                 "provisioning/boot/install.ipxe",
                 {
                     "doing": op.get_kind_display(),
+                    "os_name": template.name,
                     "server": ticket.server.name,
                     "kernel_url": template.kernel_url,
                     "initrd_url": template.initrd_url,

@@ -2,6 +2,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from panel import services as people
+from provisioning.simlab.machine import simlab_mac
 from tests.factories import make_server, make_user
 from tests.simlab import Simlab
 
@@ -74,6 +75,7 @@ def lab_server(simlab, admin, customer):
     server = make_server(
         actor=admin,
         owner=customer,
+        mac=simlab_mac(port),
         bmc={"address": "127.0.0.1", "port": port, "username": "admin", "password": "password"},
     )
     server.lab_port = port

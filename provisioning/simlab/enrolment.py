@@ -4,6 +4,7 @@ from django.db import transaction
 
 from inventory import services
 from inventory.models import Bmc, HardwareProfile
+from provisioning.simlab.machine import simlab_mac
 
 SIMLAB_PROFILE = "simlab-E-2236-32Gb-2x480SSD"
 
@@ -30,7 +31,7 @@ def enrol_lab(*, ports: list[int], username: str, password: str, address: str = 
             actor=None,
             name=f"sim-{port}",
             profile=profile,
-            mac=f"52:54:00:{port >> 16 & 0xFF:02x}:{port >> 8 & 0xFF:02x}:{port & 0xFF:02x}",
+            mac=simlab_mac(port),
             serial=f"SIM{port}",
             bmc={"address": address, "port": port, "username": username, "password": password},
         )

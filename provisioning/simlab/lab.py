@@ -3,7 +3,9 @@
 Control API (JSON, on 127.0.0.1:<control port>):
   GET  /machines             every machine's state
   POST /machines/<bmc port>  change it: {"power", "acpi_responsive", "silent", "boot_device",
-                             "lose_datagrams": [n, ...] (lose the n-th datagram from now)}
+                             "lose_datagrams": [n, ...] (lose the n-th datagram from now),
+                             "boot_url" (the panel its network boot asks; "" for none),
+                             "install_seconds", "install_outcome": "succeed"|"fail"|"hang"}
 """
 
 import json
@@ -15,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pyghmi.ipmi.private.session as ipmi_session
 
 from provisioning.simlab.bmc import SimBmc
-from provisioning.simlab.machine import SimMachine
+from provisioning.simlab.machine import INSTALL_OUTCOMES, SimMachine
 
 logger = logging.getLogger(__name__)
 
@@ -25,13 +27,22 @@ MAX_BMCS_PER_PROCESS = 500
 
 class Lab:
     def __init__(
-        self, *, ports: list[int], username: str, password: str, address: str = "127.0.0.1"
+        self,
+        *,
+        ports: list[int],
+        username: str,
+        password: str,
+        address: str = "127.0.0.1",
+        boot_url: str = "",
     ):
         if len(ports) > MAX_BMCS_PER_PROCESS:
             raise ValueError(f"One lab process serves at most {MAX_BMCS_PER_PROCESS} BMCs.")
         self.bmcs = {
             port: SimBmc(
-                SimMachine(port=port), username=username, password=password, address=address
+                SimMachine(port=port, boot_url=boot_url),
+                username=username,
+                password=password,
+                address=address,
             )
             for port in ports
         }
@@ -55,6 +66,14 @@ class Lab:
             bmc.lose_datagrams = {now + int(n) for n in changes["lose_datagrams"]}
         if "boot_device" in changes:
             bmc.machine.set_boot_device(changes["boot_device"])
+        if "boot_url" in changes:
+            bmc.machine.boot_url = str(changes["boot_url"]).rstrip("/")
+        if "install_seconds" in changes:
+            bmc.machine.install_seconds = max(0.0, float(changes["install_seconds"]))
+        if "install_outcome" in changes:
+            if changes["install_outcome"] not in INSTALL_OUTCOMES:
+                raise ValueError(f"install_outcome is one of {', '.join(INSTALL_OUTCOMES)}")
+            bmc.machine.install_outcome = changes["install_outcome"]
         return self.describe(port)
 
     def describe(self, port: int) -> dict:

@@ -57,6 +57,8 @@ class Command(BaseCommand):
                     str(demo.demo_bmc_port(0)),
                     "--control-port",
                     str(SIMLAB_CONTROL_PORT),
+                    "--boot-url",
+                    base,
                 ]
             ),
             subprocess.Popen([*manage, "qcluster"]),  # noqa: S603

@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from provisioning.simlab.lab import MAX_BMCS_PER_PROCESS, Lab
 
 
-def _run_lab(ports, username, password, control_port, ready):
-    lab = Lab(ports=ports, username=username, password=password)
+def _run_lab(ports, username, password, boot_url, control_port, ready):
+    lab = Lab(ports=ports, username=username, password=password, boot_url=boot_url)
     if control_port:
         lab.serve_control(control_port)
     ready.set()
@@ -33,12 +33,19 @@ class Command(BaseCommand):
             help="HTTP control API port (first lab process; each further one takes the next port)",
         )
         parser.add_argument(
+            "--boot-url",
+            default="",
+            help="The panel the machines' network boot asks (/boot/ipxe); none: no PXE server",
+        )
+        parser.add_argument(
             "--enrol",
             action="store_true",
             help="Create Server + Bmc rows for BMCs not yet in the database",
         )
 
-    def handle(self, *args, servers, base_port, username, password, control_port, enrol, **options):
+    def handle(
+        self, *args, servers, base_port, username, password, control_port, boot_url, enrol, **opts
+    ):
         if servers < 1 or not 1024 <= base_port <= 65535 - servers:
             raise CommandError("Give --servers >= 1 and a --base-port that leaves room for them.")
         ports = list(range(base_port, base_port + servers))
@@ -58,7 +65,9 @@ class Command(BaseCommand):
             ready = context.Event()
             child_control = control_port + index if control_port else 0
             child = context.Process(
-                target=_run_lab, args=(chunk, username, password, child_control, ready), daemon=True
+                target=_run_lab,
+                args=(chunk, username, password, boot_url.rstrip("/"), child_control, ready),
+                daemon=True,
             )
             child.start()
             if not ready.wait(timeout=60):

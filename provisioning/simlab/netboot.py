@@ -1,0 +1,119 @@
+"""A simlab machine's network boot, played against the panel's real boot endpoints.
+
+It does over HTTP what iPXE and an installer do: fetch `/boot/ipxe?mac=`, follow the
+script's kernel arguments to the installer config (or cloud-init's user-data), report
+progress to the events URL the config names, report `done` (or fail, or go silent, as
+the machine's `install_outcome` says), then reboot into the new system.
+"""
+
+import logging
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+logger = logging.getLogger(__name__)
+
+HTTP_TIMEOUT = 15
+CONFIG_URL = re.compile(r"(https?://\S+?/boot/config/[\w-]+)/?(?=\s|$)")
+EVENTS_URL = re.compile(r"https?://[^\s\"']+/boot/events/[\w-]+")
+# The boot script's first line: "echo Metalpanel: OS installation: AlmaLinux 9 on web-01".
+ANNOUNCED = re.compile(r"^echo Metalpanel: [^:]+: (.+) on \S+$", re.MULTILINE)
+INSTALL_STEPS = (
+    (10, "Installer started"),
+    (30, "Disks partitioned"),
+    (60, "Packages installed"),
+    (90, "Boot loader installed"),
+)
+UTILITY = "Metalpanel utility image"
+WIPED = re.compile(r"then wipe \((simple|full)\)")
+SIMULATED_FACTS = (
+    '{"cpu": "Intel Xeon E-2236 (simulated)", "cpus": 12, "ram_mb": 32768, "disks": "sda sdb"}'
+)
+
+
+class NetbootError(Exception):
+    pass
+
+
+def _get(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as response:  # noqa: S310
+            return response.read().decode()
+    except (urllib.error.URLError, OSError) as exc:
+        raise NetbootError(f"GET {url}: {exc}") from exc
+
+
+def _post(url: str, **fields) -> None:
+    data = urllib.parse.urlencode(fields).encode()
+    try:
+        with urllib.request.urlopen(url, data=data, timeout=HTTP_TIMEOUT):  # noqa: S310
+            pass
+    except urllib.error.HTTPError as exc:
+        logger.warning("simlab: the panel answered %s to an installer report", exc.code)
+    except (urllib.error.URLError, OSError) as exc:
+        raise NetbootError(f"POST {url}: {exc}") from exc
+
+
+def _fetch_config(kernel_line: str) -> str:
+    """What the installer reads: the config URL in its kernel arguments (autoinstall's
+    nocloud-net reads user-data and meta-data beneath it)."""
+    found = CONFIG_URL.search(kernel_line)
+    if found is None:
+        raise NetbootError("the boot script names no installer config")
+    url = found.group(1)
+    if "ds=nocloud" in kernel_line:
+        _get(f"{url}/meta-data")
+        return _get(f"{url}/user-data")
+    return _get(url)
+
+
+def _install(machine, config: str, os_name: str) -> None:
+    found = EVENTS_URL.search(config)
+    if found is None:
+        raise NetbootError("the installer config names no events URL")
+    events = found.group(0)
+    pause = machine.install_seconds / (len(INSTALL_STEPS) + 1)
+    for progress, message in INSTALL_STEPS:
+        _post(events, event="progress", progress=progress, message=message)
+        machine.say(f"Installer: {message} ({progress} %)")
+        if progress == 30 and UTILITY in config:
+            _post(events, event="facts", facts=SIMULATED_FACTS)
+        if machine.install_outcome == "hang":
+            machine.say("Installer: (hangs)")
+            return
+        time.sleep(pause)
+    if machine.install_outcome == "fail":
+        _post(events, event="failed", message="Simulated failure: disk sdb did not answer")
+        machine.say("Installer: failed")
+        return
+    _post(events, event="done", message="Installation finished")
+    machine.say("Installer: done; rebooting")
+    time.sleep(pause)
+    machine.installed(_system_after(config, machine.os, os_name))
+
+
+def _system_after(config: str, before: str, os_name: str) -> str:
+    """What the disk holds now: the new OS; after the utility image, the old one unless wiped."""
+    if UTILITY not in config:
+        return os_name
+    return "" if WIPED.search(config) else before
+
+
+def run(machine) -> None:
+    """One network boot, in its own thread: the firmware asks the panel what to boot."""
+    try:
+        script = _get(f"{machine.boot_url}/boot/ipxe?mac={machine.mac}")
+        machine.say(f"iPXE: fetched {machine.boot_url}/boot/ipxe")
+        kernel_line = next((ln for ln in script.splitlines() if ln.startswith("kernel ")), None)
+        if kernel_line is None:
+            machine.say(f"iPXE exits to the local disk: {machine.os or 'no operating system'}")
+            return
+        announced = ANNOUNCED.search(script)
+        os_name = announced.group(1) if announced else "an OS installed by Metalpanel"
+        machine.say(f"iPXE: loading the installer of {os_name}")
+        _install(machine, _fetch_config(kernel_line), os_name)
+    except NetbootError as exc:
+        machine.say(f"Network boot failed: {exc}; the machine stops here")
+        logger.warning("simlab: machine %s: network boot failed: %s", machine.port, exc)

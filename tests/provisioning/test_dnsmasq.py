@@ -1,0 +1,82 @@
+"""`manage.py dnsmasq_config`: reservations from IPAM, checked by Debian's dnsmasq itself."""
+
+import shutil
+import subprocess
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from inventory import ipam
+from tests.factories import make_server
+
+
+def dnsmasq_config(**options) -> str:
+    out = StringIO()
+    call_command("dnsmasq_config", stdout=out, **options)
+    return out.getvalue()
+
+
+@pytest.fixture
+def fleet(admin):
+    network = ipam.create_network(
+        actor=admin,
+        name="fra1 public",
+        cidr="198.51.100.0/24",
+        gateway="198.51.100.1",
+        dns_servers=["192.0.2.53", "192.0.2.54"],
+    )
+    pool = ipam.create_pool(
+        actor=admin,
+        network=network,
+        name="fra1",
+        first_address="198.51.100.10",
+        last_address="198.51.100.20",
+    )
+    with_ip = make_server(actor=admin, name="Web 01", mac="52:54:00:aa:00:01")
+    ipam.allocate_ip(actor=admin, server=with_ip, pool=pool)
+    make_server(actor=admin, name="spare-02", mac="52:54:00:aa:00:02")
+    make_server(actor=admin, name="no-mac", mac=None)
+    return network
+
+
+def test_reservations_and_the_ipxe_chain(fleet):
+    config = dnsmasq_config(boot_url="http://10.0.0.2:8000/", interface="eth1")
+    lines = config.splitlines()
+    assert "dhcp-host=52:54:00:aa:00:01,198.51.100.10,web-01" in lines
+    assert f"dhcp-range=set:net{fleet.pk},198.51.100.0,static,255.255.255.0,12h" in lines
+    assert f"dhcp-option=tag:net{fleet.pk},option:router,198.51.100.1" in lines
+    assert f"dhcp-option=tag:net{fleet.pk},option:dns-server,192.0.2.53,192.0.2.54" in lines
+    assert "dhcp-boot=tag:ipxe,http://10.0.0.2:8000/boot/ipxe?mac=${net0/mac}" in lines
+    assert "dhcp-boot=tag:!ipxe,tag:!efi64,undionly.kpxe" in lines
+    assert "interface=eth1" in lines
+    # A server without an address is named, not silently left out; one without a MAC is not.
+    assert "#   spare-02 52:54:00:aa:00:02" in lines
+    assert "no-mac" not in config
+    assert "1 host reservations" in config
+
+
+@pytest.mark.skipif(not shutil.which("dnsmasq"), reason="needs Debian's dnsmasq-base")
+def test_dnsmasq_accepts_it(fleet, tmp_path):
+    conf = tmp_path / "boot.conf"
+    conf.write_text(dnsmasq_config(boot_url="http://10.0.0.2:8000"))
+    checked = subprocess.run(
+        ["dnsmasq", "--test", f"--conf-file={conf}"], capture_output=True, text=True, timeout=30
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "syntax check OK" in checked.stderr
+
+
+def test_a_boot_url_is_required_and_checked(db, settings):
+    settings.PANEL_BOOT_URL = ""
+    with pytest.raises(CommandError, match="--boot-url"):
+        dnsmasq_config()
+    with pytest.raises(CommandError, match="not a URL machines can reach"):
+        dnsmasq_config(boot_url="tftp://10.0.0.2")
+    with pytest.raises(CommandError, match="not a URL machines can reach"):
+        dnsmasq_config(boot_url="http://10.0.0.2/?x=1")
+
+
+def test_the_setting_is_the_default(db, settings):
+    settings.PANEL_BOOT_URL = "http://boot.example:8000"
+    assert "dhcp-boot=tag:ipxe,http://boot.example:8000/boot/ipxe" in dnsmasq_config()
