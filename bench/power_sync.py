@@ -12,13 +12,9 @@ import argparse
 import os
 import shutil
 import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchlib import MANAGE, setup_django, start_simlab
 
 
 def main() -> None:
@@ -29,46 +25,19 @@ def main() -> None:
     parser.add_argument("--base-port", type=int, default=30000)
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="metalpanel-bench-"))
-    os.environ.update(
-        SECRET_KEY="bench-only",
-        PANEL_SQLITE_PATH=str(workdir / "bench.sqlite3"),
-        DJANGO_SETTINGS_MODULE="panel.settings",
-        LOG_LEVEL="WARNING",
-    )
     os.environ.pop("DATABASE_URL", None)
     os.environ.pop("REDIS_URL", None)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    lab = subprocess.Popen(
-        [
-            *manage,
-            "simlab",
-            "--servers",
-            str(args.servers),
-            "--base-port",
-            str(args.base_port),
-            "--enrol",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    workdir = setup_django()
+    lab = start_simlab(args.servers, args.base_port)
     try:
-        while "simlab ready" not in (lab.stdout.readline() or "simlab ready"):
-            pass
-        run(args, manage)
+        run(args)
     finally:
         lab.terminate()
         lab.wait(timeout=30)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run(args, manage) -> None:
+def run(args) -> None:
     from inventory.models import Bmc, Server
     from panel.models import User
     from provisioning import powersync, services
@@ -115,7 +84,7 @@ def run(args, manage) -> None:
     admin = User.objects.create_superuser("bench@example.test", "bench-password-1")
     servers = list(Server.objects.order_by("pk")[: args.requests])
     cluster = subprocess.Popen(
-        [*manage, "qcluster"],
+        [*MANAGE, "qcluster"],
         env={**os.environ, "PANEL_WORKERS": str(args.workers)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

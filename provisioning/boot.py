@@ -51,12 +51,19 @@ def _context(ticket: BootTicket, template: OsTemplate, base_url: str, secret: st
     )
 
 
-def _fail_ticket(ticket: BootTicket, message: str) -> None:
-    if BootTicket.objects.filter(pk=ticket.pk, state__in=BootTicket.LIVE_STATES).update(
-        state=Ticket.FAILED, finished_at=timezone.now(), message=message
-    ):
-        engine.note(ticket.operation, message, OperationEvent.Level.ERROR)
+def _end_ticket(ticket: BootTicket, state: str, message: str) -> bool:
+    """Done or failed: the waiting operation is queued to act on it. False if it had ended."""
+    ended = BootTicket.objects.filter(pk=ticket.pk, state__in=BootTicket.LIVE_STATES).update(
+        state=state, finished_at=timezone.now(), message=message
+    )
+    if ended:
         engine.enqueue(ticket.operation_id)
+    return bool(ended)
+
+
+def _fail_ticket(ticket: BootTicket, message: str) -> None:
+    if _end_ticket(ticket, Ticket.FAILED, message):
+        engine.note(ticket.operation, message, OperationEvent.Level.ERROR)
 
 
 def boot_script(mac_text: str, base_url: str) -> str:
@@ -190,9 +197,7 @@ def record_event(secret: str, event: dict) -> EventAnswer:
         message = message or "Hardware facts received."
     state = {"done": Ticket.DONE, "failed": Ticket.FAILED}.get(kind, ticket.state)
     if state != ticket.state:
-        ended = BootTicket.objects.filter(pk=ticket.pk)
-        ended.update(state=state, finished_at=now, message=message)
-        engine.enqueue(op.pk)
+        _end_ticket(ticket, state, message)
     if message:
         level = OperationEvent.Level.ERROR if kind == "failed" else OperationEvent.Level.INFO
         OperationEvent.objects.create(

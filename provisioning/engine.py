@@ -54,25 +54,26 @@ def note(op: Operation, message: str, level: str = OperationEvent.Level.INFO) ->
 
 def claim(operation_id: int, worker: str) -> Operation | None:
     now = timezone.now()
-    # A parked operation has no lease owner; one left by a dead worker still names it.
-    left_by = Operation.objects.filter(pk=operation_id).values_list("lease_owner", flat=True)
-    left_by = left_by.first()
-    free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
-    taken = Operation.objects.filter(
-        Q(pk=operation_id) & Q(state__in=Operation.ACTIVE_STATES) & free
-    ).update(
+    ours = dict(
         state=State.RUNNING,
         lease_owner=worker,
         lease_expires_at=now + lease_length(),
         attempts=F("attempts") + 1,
     )
-    if not taken:
+    active = Operation.objects.filter(pk=operation_id, state__in=Operation.ACTIVE_STATES)
+    # Queued, or parked between steps: nobody holds it. Else only a lease that ran out (its
+    # worker died) may be taken over.
+    if active.filter(lease_expires_at__isnull=True).update(**ours):
+        resumed = False
+    elif active.filter(lease_expires_at__lt=now).update(**ours):
+        resumed = True
+    else:
         return None
     op = Operation.objects.select_related("server__bmc").get(pk=operation_id)
     if op.started_at is None:
         op.started_at = now
         op.save(update_fields=["started_at"])
-    if left_by:
+    if resumed:
         note(op, f"Resumed at step '{op.step}' by {worker} (attempt {op.attempts}).", "warning")
     return op
 
@@ -110,9 +111,7 @@ def _finish(
             OperationEvent.Level.INFO if state == State.SUCCEEDED else OperationEvent.Level.ERROR
         )
         note(op, message, level)
-        BootTicket.objects.filter(operation=op, state__in=BootTicket.LIVE_STATES).update(
-            state=BootTicket.State.REVOKED
-        )
+        BootTicket.objects.filter(operation=op).revoke()
         plan = power.POWER_PLANS.get(op.kind)
         if state == State.SUCCEEDED and plan:
             Bmc.objects.filter(server_id=op.server_id).update(desired_power_state=plan.ends)
@@ -165,7 +164,7 @@ def _advance(op: Operation, worker: str, driver_factory) -> None:
         _finish(op, worker, state, message)
 
     while True:
-        if Operation.objects.filter(pk=op.pk, cancel_requested_at__isnull=False).exists():
+        if op.kind in install.KINDS and install.cancel_requested(op):
             fail("Cancelled at the owner's request.", State.CANCELLED)
             return
         if op.deadline and timezone.now() > op.deadline:
@@ -211,8 +210,9 @@ def _release(op: Operation, worker: str) -> None:
 
 
 def _deadline_message(op: Operation) -> str:
-    if op.kind in install.KINDS and install.deadline_message(op):
-        return f"Step '{op.step}': {install.deadline_message(op)}"
+    reason = install.deadline_message(op) if op.kind in install.KINDS else None
+    if reason:
+        return f"Step '{op.step}': {reason}"
     if op.kind == Operation.Kind.SOFT_SHUTDOWN and op.step == "confirm":
         seconds = power.confirm_window(op.kind, op.params)
         return (

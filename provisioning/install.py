@@ -67,9 +67,7 @@ def finalize(op: Operation, driver, observe) -> Done:
 
 def abandon(op: Operation, driver) -> None:
     """After a failure or cancel: kill the ticket and point the next boot at the disk again."""
-    BootTicket.objects.filter(operation=op, state__in=BootTicket.LIVE_STATES).update(
-        state=Ticket.REVOKED
-    )
+    BootTicket.objects.filter(operation=op).revoke()
     try:
         driver.set_boot_device("disk")
     except BmcError as exc:  # reported; the failure that brought us here still stands
@@ -80,6 +78,11 @@ def abandon(op: Operation, driver) -> None:
         )
     else:
         op.events.create(step=op.step, message="Boot device set back to disk.")
+
+
+def cancel_requested(op: Operation) -> bool:
+    """The owner asked to cancel (services.cancel_operation) since this worker loaded it."""
+    return Operation.objects.filter(pk=op.pk, cancel_requested_at__isnull=False).exists()
 
 
 def step_window(op: Operation, step: str) -> float | None:

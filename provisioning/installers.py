@@ -10,6 +10,7 @@ customers' data).
 import ipaddress
 import re
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.template import Context, Engine, TemplateSyntaxError
 from passlib.hash import sha512_crypt
@@ -17,8 +18,6 @@ from passlib.hash import sha512_crypt
 from inventory.models import IpAddress, Server
 
 ENGINE = Engine(autoescape=False, loaders=[], libraries={}, debug=False)
-# glibc's default is 5,000; more rounds make a stolen config slower to crack.
-CRYPT_ROUNDS = 100_000
 RAID_LAYOUTS = {
     # layout: (mdadm level or None, fewest disks, needs an even number)
     "no_raid": (None, 1, False),
@@ -63,7 +62,7 @@ def check_raid(layout: str, disk_count: int) -> None:
 
 def hash_password(password: str) -> str:
     """SHA-512 crypt, as kickstart `rootpw --iscrypted` and preseed `*-password-crypted` take."""
-    return sha512_crypt.using(rounds=CRYPT_ROUNDS).hash(password)
+    return sha512_crypt.using(rounds=settings.PANEL_CRYPT_ROUNDS).hash(password)
 
 
 def check_template(template) -> None:

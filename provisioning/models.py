@@ -162,6 +162,14 @@ class OperationEvent(models.Model):
         return f"{self.created_at:%H:%M:%S} [{self.level}] {self.message}"
 
 
+class BootTicketQuerySet(models.QuerySet):
+    def revoke(self, states=None) -> int:
+        """End these tickets (the live ones, unless `states` says): their secrets stop working."""
+        return self.filter(state__in=states or BootTicket.LIVE_STATES).update(
+            state=BootTicket.State.REVOKED, finished_at=timezone.now()
+        )
+
+
 class BootTicket(models.Model):
     """What lets one machine fetch its installer config and report progress, for one
     operation. The secret is never stored: only its SHA-256; each boot script carries a
@@ -189,6 +197,8 @@ class BootTicket(models.Model):
     last_event_at = models.DateTimeField(null=True, blank=True)
     events_received = models.PositiveIntegerField(default=0)
     message = models.TextField(blank=True, help_text="What the installer said last")
+
+    objects = BootTicketQuerySet.as_manager()
 
     class Meta:
         constraints = [

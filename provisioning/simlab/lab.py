@@ -34,12 +34,13 @@ class Lab:
         password: str,
         address: str = "127.0.0.1",
         boot_url: str = "",
+        install_seconds: float = 3.0,
     ):
         if len(ports) > MAX_BMCS_PER_PROCESS:
             raise ValueError(f"One lab process serves at most {MAX_BMCS_PER_PROCESS} BMCs.")
         self.bmcs = {
             port: SimBmc(
-                SimMachine(port=port, boot_url=boot_url),
+                SimMachine(port=port, boot_url=boot_url, install_seconds=install_seconds),
                 username=username,
                 password=password,
                 address=address,

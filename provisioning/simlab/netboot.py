@@ -1,9 +1,9 @@
 """A simlab machine's network boot, played against the panel's real boot endpoints.
 
 It does over HTTP what iPXE and an installer do: fetch `/boot/ipxe?mac=`, follow the
-script's kernel arguments to the installer config (or cloud-init's user-data), report
-progress to the events URL the config names, report `done` (or fail, or go silent, as
-the machine's `install_outcome` says), then reboot into the new system.
+script's kernel arguments to the installer config (or cloud-init's user-data), send the
+reports the config's own commands would send, ending with `done` (or fail, or go silent,
+as the machine's `install_outcome` says), then reboot into the new system.
 """
 
 import logging
@@ -20,12 +20,8 @@ CONFIG_URL = re.compile(r"(https?://\S+?/boot/config/[\w-]+)/?(?=\s|$)")
 EVENTS_URL = re.compile(r"https?://[^\s\"']+/boot/events/[\w-]+")
 # The boot script's first line: "echo Metalpanel: OS installation: AlmaLinux 9 on web-01".
 ANNOUNCED = re.compile(r"^echo Metalpanel: [^:]+: (.+) on \S+$", re.MULTILINE)
-INSTALL_STEPS = (
-    (10, "Installer started"),
-    (30, "Disks partitioned"),
-    (60, "Packages installed"),
-    (90, "Boot loader installed"),
-)
+# The reports a rendered config sends (curl -d "...", wget --post-data "...", post "...").
+REPORT = re.compile(r'"(event=[^"]*)"')
 UTILITY = "Metalpanel utility image"
 WIPED = re.compile(r"then wipe \((simple|full)\)")
 SIMULATED_FACTS = (
@@ -69,26 +65,39 @@ def _fetch_config(kernel_line: str) -> str:
     return _get(url)
 
 
+def _reports(config: str) -> list[dict]:
+    """What the config's own commands would report, in order, its shell variables filled."""
+    shell = {"$facts": SIMULATED_FACTS, "$disk": "sda"}
+    reports = []
+    for raw in REPORT.findall(config):
+        report = dict(urllib.parse.parse_qsl(raw))
+        for name, value in report.items():
+            for variable, filled in shell.items():
+                report[name] = value = value.replace(variable, filled)
+        reports.append(report)
+    return reports
+
+
 def _install(machine, config: str, os_name: str) -> None:
-    found = EVENTS_URL.search(config)
-    if found is None:
-        raise NetbootError("the installer config names no events URL")
-    events = found.group(0)
-    pause = machine.install_seconds / (len(INSTALL_STEPS) + 1)
-    for progress, message in INSTALL_STEPS:
-        _post(events, event="progress", progress=progress, message=message)
-        machine.say(f"Installer: {message} ({progress} %)")
-        if progress == 30 and UTILITY in config:
-            _post(events, event="facts", facts=SIMULATED_FACTS)
+    """Send the config's reports spread over install_seconds; its last one is `done`."""
+    events = EVENTS_URL.search(config)
+    reports = _reports(config)
+    if events is None or not reports or reports[-1].get("event") != "done":
+        raise NetbootError("the installer config sends no reports ending with done")
+    pause = machine.install_seconds / len(reports)
+    for report in reports[:-1]:
+        _post(events.group(0), **report)
+        machine.say(f"Installer: {report.get('message') or report['event']}")
         if machine.install_outcome == "hang":
             machine.say("Installer: (hangs)")
             return
         time.sleep(pause)
     if machine.install_outcome == "fail":
-        _post(events, event="failed", message="Simulated failure: disk sdb did not answer")
+        failure = "Simulated failure: disk sdb did not answer"
+        _post(events.group(0), event="failed", message=failure)
         machine.say("Installer: failed")
         return
-    _post(events, event="done", message="Installation finished")
+    _post(events.group(0), **reports[-1])
     machine.say("Installer: done; rebooting")
     time.sleep(pause)
     machine.installed(_system_after(config, machine.os, os_name))

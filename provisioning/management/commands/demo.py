@@ -39,6 +39,10 @@ class Command(BaseCommand):
             f'             curl -H "Authorization: Token {key}" '
             f"-H 'Content-Type: application/json' "
             f'-d \'{{"action": "on"}}\' {base}/api/v1/servers/1/power/\n'
+            f'  Reinstall: curl -H "Authorization: Token {key}" '
+            f"-H 'Content-Type: application/json' "
+            f'-d \'{{"os_template": 1, "password": "Correct-Horse-9"}}\' '
+            f"{base}/api/v1/servers/1/install/\n"
             f"  simlab:    {servers} BMCs on 127.0.0.1 UDP {demo.demo_bmc_port(0)}-"
             f"{demo.demo_bmc_port(servers - 1)}, machines at "
             f"http://127.0.0.1:{SIMLAB_CONTROL_PORT}/machines\n"

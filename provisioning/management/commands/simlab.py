@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from provisioning.simlab.lab import MAX_BMCS_PER_PROCESS, Lab
 
 
-def _run_lab(ports, username, password, boot_url, control_port, ready):
-    lab = Lab(ports=ports, username=username, password=password, boot_url=boot_url)
+def _run_lab(ports, username, password, machines, control_port, ready):
+    lab = Lab(ports=ports, username=username, password=password, **machines)
     if control_port:
         lab.serve_control(control_port)
     ready.set()
@@ -38,17 +38,34 @@ class Command(BaseCommand):
             help="The panel the machines' network boot asks (/boot/ipxe); none: no PXE server",
         )
         parser.add_argument(
+            "--install-seconds",
+            type=float,
+            default=3.0,
+            help="How long a simulated installer runs",
+        )
+        parser.add_argument(
             "--enrol",
             action="store_true",
             help="Create Server + Bmc rows for BMCs not yet in the database",
         )
 
     def handle(
-        self, *args, servers, base_port, username, password, control_port, boot_url, enrol, **opts
+        self,
+        *args,
+        servers,
+        base_port,
+        username,
+        password,
+        control_port,
+        boot_url,
+        install_seconds,
+        enrol,
+        **options,
     ):
         if servers < 1 or not 1024 <= base_port <= 65535 - servers:
             raise CommandError("Give --servers >= 1 and a --base-port that leaves room for them.")
         ports = list(range(base_port, base_port + servers))
+        machines = {"boot_url": boot_url.rstrip("/"), "install_seconds": max(0.0, install_seconds)}
         if enrol:
             from provisioning.simlab.enrolment import enrol_lab
 
@@ -66,7 +83,7 @@ class Command(BaseCommand):
             child_control = control_port + index if control_port else 0
             child = context.Process(
                 target=_run_lab,
-                args=(chunk, username, password, boot_url.rstrip("/"), child_control, ready),
+                args=(chunk, username, password, machines, child_control, ready),
                 daemon=True,
             )
             child.start()
