@@ -186,3 +186,14 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return f"{self.user_id}:{self.key}"
+
+
+class FailedLogin(models.Model):
+    """A refused portal login, counted to slow down password guessing (panel.logins)."""
+
+    email = models.CharField(max_length=254, db_index=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self):
+        return f"{self.email} from {self.source_ip} at {self.at:%Y-%m-%d %H:%M:%S}"

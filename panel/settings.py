@@ -118,6 +118,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# WhiteNoise serves static files straight from the apps and static/: no collectstatic step.
+WHITENOISE_USE_FINDERS = True
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "servers"
+LOGOUT_REDIRECT_URL = "login"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -165,6 +170,11 @@ PANEL_BOOT_EVENTS_PER_TICKET = int(os.environ.get("PANEL_BOOT_EVENTS_PER_TICKET"
 # default (what mkpasswd, the distributions' own passwd and Foreman write); every 10,000
 # more costs each install request about 7 ms of CPU (bench/fleet_install.py).
 PANEL_CRYPT_ROUNDS = int(os.environ.get("PANEL_CRYPT_ROUNDS", "5000"))
+# Portal logins: after this many failures within the window, for one account or from one
+# address, logins are refused until the window has passed.
+PANEL_LOGIN_FAILURES_PER_ACCOUNT = int(os.environ.get("PANEL_LOGIN_FAILURES_PER_ACCOUNT", "5"))
+PANEL_LOGIN_FAILURES_PER_IP = int(os.environ.get("PANEL_LOGIN_FAILURES_PER_IP", "20"))
+PANEL_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("PANEL_LOGIN_LOCKOUT_SECONDS", "900"))
 # The panel as machines on the boot network reach it (dnsmasq_config's iPXE chain).
 PANEL_BOOT_URL = os.environ.get("PANEL_BOOT_URL", "")
 

@@ -3,7 +3,7 @@ from rest_framework.test import APIClient
 
 from panel import services as people
 from provisioning.simlab.machine import simlab_mac
-from tests.factories import make_server, make_user
+from tests.factories import make_server, make_user, restore_shipped_os_templates
 from tests.simlab import Simlab
 
 
@@ -59,6 +59,12 @@ def owned_server(admin, customer):
 @pytest.fixture
 def free_server(admin):
     return make_server(actor=admin)
+
+
+@pytest.fixture
+def shipped_os_templates(db):
+    """The OS templates a new panel ships with, also in transactional tests (which flush)."""
+    restore_shipped_os_templates()
 
 
 @pytest.fixture(scope="session")

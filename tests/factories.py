@@ -1,6 +1,9 @@
 """Test data built through the same services production uses."""
 
+import importlib
 import itertools
+
+from django.apps import apps
 
 from inventory import ipam, services
 from inventory.models import HardwareProfile, IpPool, Location, Rack, Server
@@ -78,3 +81,15 @@ def make_pool(
         last_address=last,
         **fields,
     )
+
+
+def restore_shipped_os_templates() -> None:
+    """A transactional test's flush also empties what data migrations wrote: run them again."""
+    from provisioning.models import OsTemplate
+
+    if OsTemplate.objects.exists():
+        return
+    shipped = importlib.import_module("provisioning.migrations.0004_default_os_templates")
+    shipped.create_defaults(apps, None)
+    over_http = importlib.import_module("provisioning.migrations.0005_kernels_over_plain_http")
+    over_http.forwards(apps, None)

@@ -25,7 +25,8 @@ pytestmark = [
     pytest.mark.skipif(
         QEMU is None or not IPXE_ROM.exists(), reason="qemu-system-x86 and ipxe-qemu: .ci/run"
     ),
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("shipped_os_templates"),
 ]
 
 

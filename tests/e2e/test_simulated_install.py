@@ -14,8 +14,11 @@ from provisioning.models import BootTicket, Operation, OsTemplate
 from tests.e2e.workers import Qcluster, wait_until
 from tests.factories import ED25519
 
-# serialized_rollback: the OS templates come from a data migration, which a flush would lose.
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("shipped_os_templates"),
+]
 LEASE_SECONDS = 3
 WORKER = dict(PANEL_OPERATION_LEASE_SECONDS=LEASE_SECONDS, PANEL_BMC_TIMEOUT=3)
 

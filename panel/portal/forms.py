@@ -1,0 +1,159 @@
+"""Portal forms: they check shape; the services check meaning (their errors land on fields)."""
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.core.exceptions import ValidationError
+
+from panel import logins, services
+from panel.audit import client_address
+from panel.exceptions import PanelError
+from panel.models import ApiToken, SshKey
+from provisioning import installers
+from provisioning.models import OsTemplate
+
+
+def apply_errors(form: forms.Form, error: ValidationError) -> None:
+    """Put a service's ValidationError on the form's fields (unknown fields: the form)."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error.messages)
+        return
+    for field, messages in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages)
+
+
+def submit(form: forms.Form, service, **arguments):
+    """Call a service for a valid form; what it refuses lands on the form. None then."""
+    try:
+        return service(**arguments)
+    except ValidationError as exc:
+        apply_errors(form, exc)
+    except PanelError as exc:
+        form.add_error(None, exc.message)
+    return None
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login, refused for a while after repeated failures (panel.logins)."""
+
+    def clean(self):
+        email = self.cleaned_data.get("username", "")
+        address = client_address(self.request)
+        logins.check_allowed(email, address)
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            logins.record_failure(email, address)
+            raise
+        logins.record_success(email)
+        return cleaned
+
+
+class AuditedPasswordChangeForm(PasswordChangeForm):
+    def save(self, commit=True):
+        return services.update_user(
+            actor=self.user, user=self.user, password=self.cleaned_data["new_password1"]
+        )
+
+
+RAID_LABELS = {
+    "no_raid": "No RAID: each disk on its own, the system on the first",
+    "raid_0": "RAID 0: striped, all the space, no redundancy",
+    "raid_1": "RAID 1: mirrored, survives a disk failure",
+    "raid_5": "RAID 5: striped with parity, survives one disk failure",
+    "raid_10": "RAID 10: striped mirrors, fast and redundant",
+}
+
+
+def os_choices(user) -> list:
+    """Public OS templates grouped by family, for a <select> with <optgroup>s."""
+    groups = {}
+    for template in OsTemplate.objects.visible_to(user).filter(is_utility=False).order_by("name"):
+        groups.setdefault(template.get_family_display(), []).append((template.pk, template.name))
+    return [("", "Choose an operating system"), *sorted(groups.items())]
+
+
+class ReinstallForm(forms.Form):
+    os_template = forms.TypedChoiceField(label="Operating system", coerce=int)
+    raid = forms.ChoiceField(label="Disk layout", widget=forms.RadioSelect)
+    password = forms.CharField(
+        label="Root password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 8 characters, not a common password. Leave empty to use SSH keys only.",
+    )
+    ssh_keys = forms.ModelMultipleChoiceField(
+        label="SSH keys for root",
+        queryset=SshKey.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    reboot = forms.ChoiceField(
+        label="Reboot",
+        choices=[
+            ("auto", "Reboot it now automatically"),
+            ("manual", "I will reboot it myself"),
+        ],
+        initial="auto",
+        widget=forms.RadioSelect,
+    )
+    confirm_name = forms.CharField(label="Type the server's name to confirm")
+
+    def __init__(self, *args, user, server, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.server = server
+        self.fields["os_template"].choices = os_choices(user)
+        layouts = installers.raid_layouts_for(server.profile.disk_count)
+        self.fields["raid"].choices = [(layout, RAID_LABELS[layout]) for layout in layouts]
+        self.fields["raid"].initial = "raid_1" if "raid_1" in layouts else layouts[0]
+        self.fields["ssh_keys"].queryset = SshKey.objects.filter(user=user).order_by("name")
+        self.fields[
+            "confirm_name"
+        ].help_text = (
+            f"Everything on the {server.profile.disk_count} disk(s) of {server.name} is erased."
+        )
+
+    def clean_confirm_name(self):
+        name = self.cleaned_data["confirm_name"].strip()
+        if name != self.server.name:
+            raise ValidationError(f'Type "{self.server.name}" exactly to confirm.')
+        return name
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("password") and not cleaned.get("ssh_keys"):
+            self.add_error("password", "Give a root password, choose SSH keys, or both.")
+        return cleaned
+
+
+class SshKeyForm(forms.Form):
+    name = forms.CharField(max_length=100, required=False, help_text="Default: the key's comment")
+    public_key = forms.CharField(
+        label="Public key",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text="One line, as in ~/.ssh/id_ed25519.pub: ssh-ed25519, ecdsa-sha2-* or ssh-rsa "
+        "(2048 bits or more).",
+    )
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="For example the billing system's name")
+    scope = forms.ChoiceField(choices=ApiToken.Scope.choices, initial=ApiToken.Scope.WRITE)
+    allowed_cidrs = forms.CharField(
+        label="Allowed networks",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
+        help_text="Addresses or networks the token may be used from, one per line. "
+        "Empty: from anywhere.",
+    )
+    expires_days = forms.IntegerField(
+        label="Expires after (days)",
+        required=False,
+        min_value=1,
+        max_value=3650,
+        help_text="Empty: never expires.",
+    )
+
+    def clean_allowed_cidrs(self):
+        text = self.cleaned_data["allowed_cidrs"].replace(",", "\n")
+        return [line.strip() for line in text.splitlines() if line.strip()]

@@ -1,0 +1,87 @@
+from django.contrib.auth import views as auth
+from django.urls import path, reverse_lazy
+from django.views.generic import RedirectView
+
+from panel.portal import views
+from panel.portal.forms import AuditedPasswordChangeForm, LoginForm
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="servers"), name="home"),
+    path(
+        "login/",
+        auth.LoginView.as_view(
+            template_name="portal/login.html",
+            authentication_form=LoginForm,
+            redirect_authenticated_user=True,
+        ),
+        name="login",
+    ),
+    path("logout/", auth.LogoutView.as_view(), name="logout"),
+    path(
+        "password/change/",
+        auth.PasswordChangeView.as_view(
+            template_name="portal/form_page.html",
+            form_class=AuditedPasswordChangeForm,
+            success_url=reverse_lazy("password-changed"),
+            extra_context={"title": "Change your password", "submit": "Change password"},
+        ),
+        name="password-change",
+    ),
+    path(
+        "password/changed/",
+        auth.PasswordChangeDoneView.as_view(
+            template_name="portal/message_page.html",
+            extra_context={"title": "Password changed", "text": "Your password was changed."},
+        ),
+        name="password-changed",
+    ),
+    path(
+        "password/reset/",
+        auth.PasswordResetView.as_view(
+            template_name="portal/form_page.html",
+            success_url=reverse_lazy("password-reset-sent"),
+            extra_context={"title": "Reset your password", "submit": "Send the reset link"},
+        ),
+        name="password-reset",
+    ),
+    path(
+        "password/reset/sent/",
+        auth.PasswordResetDoneView.as_view(
+            template_name="portal/message_page.html",
+            extra_context={
+                "title": "Check your email",
+                "text": "If an account has this address, a link to set a new password is on "
+                "its way.",
+            },
+        ),
+        name="password-reset-sent",
+    ),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        auth.PasswordResetConfirmView.as_view(
+            template_name="portal/form_page.html",
+            success_url=reverse_lazy("password-reset-done"),
+            extra_context={"title": "Choose a new password", "submit": "Set password"},
+        ),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password/reset/done/",
+        auth.PasswordResetCompleteView.as_view(
+            template_name="portal/message_page.html",
+            extra_context={"title": "Password set", "text": "You can log in with it now."},
+        ),
+        name="password-reset-done",
+    ),
+    path("servers/", views.server_list, name="servers"),
+    path("servers/<int:pk>/", views.server_detail, name="server"),
+    path("servers/<int:pk>/power/<str:action>/", views.power, name="server-power"),
+    path("servers/<int:pk>/reinstall/", views.reinstall, name="server-reinstall"),
+    path("operations/<int:pk>/", views.operation, name="operation"),
+    path("operations/<int:pk>/live/", views.operation_live, name="operation-live"),
+    path("operations/<int:pk>/cancel/", views.cancel_operation, name="operation-cancel"),
+    path("keys/", views.ssh_keys, name="ssh-keys"),
+    path("keys/<int:pk>/delete/", views.delete_ssh_key, name="ssh-key-delete"),
+    path("tokens/", views.api_tokens, name="api-tokens"),
+    path("tokens/<int:pk>/revoke/", views.revoke_api_token, name="api-token-revoke"),
+]

@@ -1,0 +1,226 @@
+"""The customer portal: thin views over the same services the API uses."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from panel import services as people
+from panel.exceptions import PanelError
+from panel.models import ApiToken, SshKey
+from panel.portal import selectors
+from panel.portal.forms import ApiTokenForm, ReinstallForm, SshKeyForm, submit
+from provisioning import install, services
+from provisioning.models import BootTicket, Operation, OsTemplate
+
+# The portal's power buttons: action -> (label, needs a confirmation, what it does).
+POWER_BUTTONS = {
+    "on": ("Power on", False, "Turns the server on."),
+    "soft_off": (
+        "Graceful shutdown",
+        True,
+        "Asks the operating system to shut down (ACPI power button); it may refuse.",
+    ),
+    "off": (
+        "Power off",
+        True,
+        "Cuts the power at once, like pulling the plug: unsaved data is lost.",
+    ),
+    "reset": ("Reset", True, "Restarts the server at once, without shutting the system down."),
+    "cycle": (
+        "Power cycle",
+        True,
+        "Turns the power off and on again at once, without shutting the system down.",
+    ),
+}
+INSTALL_STEPS = (
+    ("set_network_boot", "Next boot from the network"),
+    ("reboot", "Reboot"),
+    ("wait_pxe", "Network boot"),
+    ("installing", "Installing"),
+    ("finalize", "Boot from disk"),
+)
+
+
+@login_required
+def server_list(request):
+    search = request.GET.get("q", "").strip()[:100]
+    power = request.GET.get("power", "")
+    servers = selectors.server_list(request.user, search=search, power=power)
+    page = Paginator(servers, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "portal/server_list.html",
+        {"page": page, "search": search, "power": power, "power_filters": selectors.POWER_FILTERS},
+    )
+
+
+@login_required
+def server_detail(request, pk: int):
+    server = selectors.server_detail(request.user, pk)
+    return render(
+        request,
+        "portal/server_detail.html",
+        {
+            "server": server,
+            "power_buttons": POWER_BUTTONS,
+            "operations": selectors.recent_operations(server),
+        },
+    )
+
+
+@login_required
+def power(request, pk: int, action: str):
+    """GET: the confirmation for a destructive action. POST: request it."""
+    server = selectors.server_detail(request.user, pk)
+    if action not in POWER_BUTTONS:
+        raise Http404
+    label, _, explanation = POWER_BUTTONS[action]
+    if request.method != "POST":
+        context = {"server": server, "action": action, "label": label, "explanation": explanation}
+        return render(request, "portal/power_confirm.html", context)
+    try:
+        op = services.request_power(actor=request.user, server=server, action=action)
+    except PanelError as exc:
+        messages.error(request, exc.message)
+        return redirect("server", pk=server.pk)
+    messages.success(request, f"{label} requested for {server.name}.")
+    return redirect("operation", pk=op.pk)
+
+
+@login_required
+def reinstall(request, pk: int):
+    server = selectors.server_detail(request.user, pk)
+    form = ReinstallForm(request.POST or None, user=request.user, server=server)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        op = submit(
+            form,
+            services.start_install,
+            actor=request.user,
+            server=server,
+            template=get_object_or_404(OsTemplate, pk=data["os_template"]),
+            raid=data["raid"],
+            password=data["password"],
+            ssh_keys=list(data["ssh_keys"]),
+            reboot=data["reboot"],
+        )
+        if op is not None:
+            return redirect("operation", pk=op.pk)
+    templates = OsTemplate.objects.visible_to(request.user).filter(is_utility=False)
+    return render(
+        request,
+        "portal/reinstall.html",
+        {"server": server, "form": form, "templates": templates.order_by("name")},
+    )
+
+
+def _operation_context(request, pk: int) -> dict:
+    op = get_object_or_404(
+        Operation.objects.visible_to(request.user).select_related("server", "requested_by"),
+        pk=pk,
+    )
+    events = list(op.events.order_by("created_at", "pk"))
+    steps = []
+    if op.kind in install.KINDS:
+        reached = [name for name, _ in INSTALL_STEPS].index(op.step) if op.step else -1
+        for index, (_, label) in enumerate(INSTALL_STEPS):
+            done = index < reached or op.state == Operation.State.SUCCEEDED
+            steps.append({"label": label, "done": done, "current": index == reached})
+    return {
+        "op": op,
+        "events": events,
+        "steps": steps,
+        "ended": op.state not in Operation.ACTIVE_STATES,
+        "cancellable": _cancellable(op),
+    }
+
+
+def _cancellable(op: Operation) -> bool:
+    """What services.cancel_operation would accept, to show or hide the button."""
+    if op.state == Operation.State.QUEUED:
+        return True
+    if op.state != Operation.State.RUNNING or op.kind not in install.KINDS:
+        return False
+    live = (BootTicket.State.ISSUED, BootTicket.State.BOOTED)
+    return (
+        op.cancel_requested_at is None
+        and BootTicket.objects.filter(operation=op, state__in=live).exists()
+    )
+
+
+@login_required
+def operation(request, pk: int):
+    return render(request, "portal/operation.html", _operation_context(request, pk))
+
+
+@login_required
+def operation_live(request, pk: int):
+    """The part of the operation page that the page's script refreshes."""
+    return render(request, "portal/operation_live.html", _operation_context(request, pk))
+
+
+@login_required
+@require_POST
+def cancel_operation(request, pk: int):
+    op = get_object_or_404(Operation.objects.visible_to(request.user), pk=pk)
+    try:
+        services.cancel_operation(actor=request.user, operation=op)
+    except PanelError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Operation #{op.pk} is being cancelled.")
+    return redirect("operation", pk=op.pk)
+
+
+@login_required
+def ssh_keys(request):
+    form = SshKeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        key = submit(form, people.add_ssh_key, actor=request.user, **form.cleaned_data)
+        if key is not None:
+            messages.success(request, f'Key "{key.name}" saved.')
+            return redirect("ssh-keys")
+    keys = SshKey.objects.filter(user=request.user).order_by("name")
+    return render(request, "portal/ssh_keys.html", {"form": form, "keys": keys})
+
+
+@login_required
+@require_POST
+def delete_ssh_key(request, pk: int):
+    key = get_object_or_404(SshKey, pk=pk, user=request.user)
+    people.delete_ssh_key(actor=request.user, key=key)
+    messages.success(request, f'Key "{key.name}" deleted.')
+    return redirect("ssh-keys")
+
+
+@login_required
+def api_tokens(request):
+    form = ApiTokenForm(request.POST or None)
+    new_key = None
+    if request.method == "POST" and form.is_valid():
+        created = submit(
+            form,
+            people.create_api_token,
+            actor=request.user,
+            user=request.user,
+            **form.cleaned_data,
+        )
+        if created is not None:
+            new_key = created[1]
+            form = ApiTokenForm()
+    tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at")
+    return render(
+        request, "portal/api_tokens.html", {"form": form, "tokens": tokens, "new_key": new_key}
+    )
+
+
+@login_required
+@require_POST
+def revoke_api_token(request, pk: int):
+    token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+    people.revoke_api_token(actor=request.user, token=token)
+    messages.success(request, f"Token {token.prefix} revoked.")
+    return redirect("api-tokens")
