@@ -1,7 +1,12 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch
+from django.template.response import TemplateResponse
+from django.urls import path
 
+from inventory.admin_actions import SERVER_ACTIONS
+from inventory.importing import COLUMNS, import_servers
 from inventory.models import (
     Bmc,
     HardwareProfile,
@@ -45,6 +50,22 @@ class BmcForm(forms.ModelForm):
         if self.cleaned_data.get("new_password"):
             self.instance.set_password(self.cleaned_data["new_password"])
         return super().save(commit)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label="CSV file", help_text="UTF-8, with a header row")
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("file")
+        if upload is not None:
+            if upload.size > 5_000_000:
+                raise forms.ValidationError("The file is larger than 5 MB.")
+            try:
+                cleaned["text"] = upload.read().decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise forms.ValidationError("The file is not UTF-8 text.") from exc
+        return cleaned
 
 
 class BmcInline(admin.StackedInline):
@@ -102,6 +123,8 @@ class ServerAdmin(AuditedAdmin):
     autocomplete_fields = ["owner"]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [BmcInline, IpAddressInline]
+    actions = SERVER_ACTIONS
+    change_list_template = "admin/inventory/server/change_list.html"
     fieldsets = [
         (None, {"fields": ["name", "profile", "state", "suspended", "owner", "current_os"]}),
         ("Placement", {"fields": ["rack", "unit", "mac", "serial"]}),
@@ -115,6 +138,31 @@ class ServerAdmin(AuditedAdmin):
             .get_queryset(request)
             .prefetch_related(Prefetch("ip_addresses", main_ips, to_attr="main_ipv4"))
         )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.import_view)
+        return [path("import/", view, name="inventory_server_import"), *super().get_urls()]
+
+    def import_view(self, request):
+        """Bulk enrolment from a CSV upload: all rows or none, refusals listed by line."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ImportForm(request.POST or None, request.FILES or None)
+        report = None
+        if request.method == "POST" and form.is_valid():
+            report = import_servers(actor=request.user, text=form.cleaned_data["text"])
+            if report.ok:
+                enrolled = len(report.enrolled)
+                self.message_user(request, f"Enrolled {enrolled} servers.", messages.SUCCESS)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import servers from CSV",
+            "form": form,
+            "report": report,
+            "columns": COLUMNS,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/inventory/server/import.html", context)
 
     @admin.display(ordering="rack__location__name")
     def location(self, server):

@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from inventory.api.urls import register as register_inventory
 from panel.api.urls import register as register_people
+from panel.dashboard import dashboard
 from provisioning.api.urls import SERVER_VIEWSET
 from provisioning.api.urls import register as register_provisioning
 
@@ -17,6 +18,7 @@ api_v1 = (
 )
 
 urlpatterns = [
+    path("admin/dashboard/", admin.site.admin_view(dashboard), name="staff-dashboard"),
     path("admin/", admin.site.urls),
     path("boot/", include("provisioning.urls")),
     path("api/v1/", include(api_v1)),

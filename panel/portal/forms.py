@@ -55,12 +55,13 @@ class AuditedPasswordChangeForm(PasswordChangeForm):
         )
 
 
-RAID_LABELS = {
-    "no_raid": "No RAID: each disk on its own, the system on the first",
-    "raid_0": "RAID 0: striped, all the space, no redundancy",
-    "raid_1": "RAID 1: mirrored, survives a disk failure",
-    "raid_5": "RAID 5: striped with parity, survives one disk failure",
-    "raid_10": "RAID 10: striped mirrors, fast and redundant",
+# What each layout means for the customer's data, beside installers.RAID_LABELS.
+RAID_MEANING = {
+    "no_raid": "each disk on its own, the system on the first",
+    "raid_0": "all the space, lost with any disk",
+    "raid_1": "survives a disk failure",
+    "raid_5": "survives one disk failure",
+    "raid_10": "fast, survives a disk failure per mirror",
 }
 
 
@@ -70,6 +71,20 @@ def os_choices(user) -> list:
     for template in OsTemplate.objects.visible_to(user).filter(is_utility=False).order_by("name"):
         groups.setdefault(template.get_family_display(), []).append((template.pk, template.name))
     return [("", "Choose an operating system"), *sorted(groups.items())]
+
+
+class SavedKeysField(forms.ModelMultipleChoiceField):
+    """Checks the ids are ids before querying: SQLite cannot even compare a 21-digit number."""
+
+    def clean(self, value):
+        for key in value or ():
+            if not str(key).isdigit() or int(key) > 2**63 - 1:
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": key},
+                )
+        return super().clean(value)
 
 
 class ReinstallForm(forms.Form):
@@ -82,7 +97,7 @@ class ReinstallForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text="At least 8 characters, not a common password. Leave empty to use SSH keys only.",
     )
-    ssh_keys = forms.ModelMultipleChoiceField(
+    ssh_keys = SavedKeysField(
         label="SSH keys for root",
         queryset=SshKey.objects.none(),
         required=False,
@@ -104,7 +119,10 @@ class ReinstallForm(forms.Form):
         self.server = server
         self.fields["os_template"].choices = os_choices(user)
         layouts = installers.raid_layouts_for(server.profile.disk_count)
-        self.fields["raid"].choices = [(layout, RAID_LABELS[layout]) for layout in layouts]
+        self.fields["raid"].choices = [
+            (layout, f"{installers.RAID_LABELS[layout]}: {RAID_MEANING[layout]}")
+            for layout in layouts
+        ]
         self.fields["raid"].initial = "raid_1" if "raid_1" in layouts else layouts[0]
         self.fields["ssh_keys"].queryset = SshKey.objects.filter(user=user).order_by("name")
         self.fields[

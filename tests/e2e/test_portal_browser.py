@@ -112,7 +112,7 @@ def test_power_cycle_then_reinstall_with_an_ssh_key(
 
     page.goto(f"/servers/{lab_server.pk}/reinstall/")
     page.get_by_label("Operating system").select_option(label="AlmaLinux 9")
-    page.get_by_label("RAID 1: mirrored").check()
+    page.get_by_label("RAID 1 (mirror): survives a disk failure").check()
     page.get_by_label(re.compile("alice@laptop")).check()
     page.get_by_label("Type the server's name to confirm").fill(lab_server.name)
     shoot(page, "reinstall-wizard")
@@ -148,3 +148,22 @@ def test_another_customers_server_is_not_found(page, customer, admin, other_cust
     assert response.status == 404
     sync_api.expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     assert "someone-elses" not in page.content()
+
+
+def test_pages_fit_a_phone_and_start_with_a_skip_link(page, customer, admin):
+    server = make_server(actor=admin, owner=customer, name="phone-web-01")
+    make_server(actor=admin, owner=customer, name="phone-db-02")
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, customer.email)
+    for name, url in (
+        ("servers", "/servers/"),
+        ("server", f"/servers/{server.pk}/"),
+        ("reinstall", f"/servers/{server.pk}/reinstall/"),
+        ("tokens", "/tokens/"),
+    ):
+        page.goto(url)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{url} is {overflow}px wider than a phone"
+        shoot(page, f"phone-{name}")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the content"

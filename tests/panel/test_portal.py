@@ -103,7 +103,7 @@ def test_reinstall_form_errors_in_place(browser, owned_server):
     alma = OsTemplate.objects.get(name="AlmaLinux 9")
     url = f"/servers/{owned_server.pk}/reinstall/"
     page = page_text(browser.get(url))
-    assert "RAID 1: mirrored" in page and "RAID 5" not in page  # the profile has 2 disks
+    assert "RAID 1 (mirror): survives a disk failure" in page and "RAID 5" not in page
     assert '<optgroup label="Kickstart' in page and "Utility image" not in page
     response = browser.post(
         url,
@@ -223,3 +223,33 @@ def test_password_reset_sends_a_working_link(client, customer, mailoutbox):
     assert done.status_code == 302
     customer.refresh_from_db()
     assert customer.check_password("Brand-new-pass-77")
+
+
+JUNK = ["", " ", "x" * 5000, "\u202e\u0000'\"<script>", "-1", "99999999999999999999", "1.5"]
+
+
+@pytest.mark.parametrize("junk", JUNK)
+def test_nothing_a_customer_types_is_a_500(browser, owned_server, junk):
+    server = owned_server.pk
+    posts = {
+        f"/servers/{server}/reinstall/": [
+            "os_template",
+            "raid",
+            "password",
+            "ssh_keys",
+            "reboot",
+            "confirm_name",
+        ],
+        "/keys/": ["name", "public_key"],
+        "/tokens/": ["name", "scope", "allowed_cidrs", "expires_days"],
+        "/password/change/": ["old_password", "new_password1", "new_password2"],
+        "/login/": ["username", "password"],
+    }
+    for url, fields in posts.items():
+        response = browser.post(url, {field: junk for field in fields})
+        assert response.status_code in (200, 302), (url, response.status_code)
+    for url in ("/servers/", f"/servers/{server}/power/{junk[:50]}/", "/operations/0/"):
+        assert browser.get(url, {"q": junk, "power": junk, "page": junk}).status_code in (
+            200,
+            404,
+        )

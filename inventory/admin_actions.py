@@ -1,0 +1,193 @@
+"""Staff actions on selected servers in the admin: each server goes through the same
+service as the API and the portal (so it is checked and audited the same way), and the
+result for every server is reported, refusals with their reason."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
+
+from inventory import services as inventory_services
+from panel.exceptions import PanelError
+from panel.models import User
+from provisioning import installers
+from provisioning import services as provisioning_services
+from provisioning.bmc import BOOT_DEVICES
+from provisioning.models import OsTemplate
+
+
+def _refusal(error: Exception) -> str:
+    if isinstance(error, PanelError):
+        return error.message
+    if hasattr(error, "error_dict"):
+        return "; ".join(" ".join(messages) for messages in error.message_dict.values())
+    return " ".join(error.messages)
+
+
+def _each(modeladmin, request, queryset, done: str, change) -> None:
+    """Apply `change(server)` to every selected server; one message for what happened."""
+    changed, refused = [], []
+    for server in queryset.select_related("bmc", "owner", "profile"):
+        try:
+            change(server)
+        except (PanelError, ValidationError) as exc:
+            refused.append(f"{server.name}: {_refusal(exc)}")
+        else:
+            changed.append(server.name)
+    if changed:
+        modeladmin.message_user(request, f"{done}: {', '.join(changed)}.", messages.SUCCESS)
+    if refused:
+        modeladmin.message_user(request, "Refused: " + " · ".join(refused), messages.ERROR)
+
+
+def _power(action: str, done: str):
+    @admin.action(description=f"{done.split(' requested')[0]} (BMC)")
+    def run(modeladmin, request, queryset):
+        _each(
+            modeladmin,
+            request,
+            queryset,
+            done,
+            lambda server: provisioning_services.request_power(
+                actor=request.user, server=server, action=action
+            ),
+        )
+
+    run.__name__ = f"power_{action}"
+    return run
+
+
+power_on = _power("on", "Power on requested")
+power_off = _power("off", "Power off requested")
+power_cycle = _power("cycle", "Power cycle requested")
+
+
+def _ask(modeladmin, request, queryset, form_class, title: str, form_kwargs=None):
+    """The intermediate page of an action: its form, filled and valid, or None."""
+    form_kwargs = form_kwargs or {}
+    if "apply" in request.POST:
+        form = form_class(request.POST, **form_kwargs)
+        if form.is_valid():
+            return form, None
+    else:
+        form = form_class(**form_kwargs)
+    page = TemplateResponse(
+        request,
+        "admin/inventory/server/action_form.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "servers": queryset,
+            "action": request.POST.get("action", ""),
+            "checkbox_name": ACTION_CHECKBOX_NAME,
+            "opts": modeladmin.model._meta,
+        },
+    )
+    return None, page
+
+
+class BootDeviceForm(forms.Form):
+    device = forms.ChoiceField(choices=[(device, device) for device in BOOT_DEVICES])
+    persistent = forms.BooleanField(required=False, help_text="Otherwise for the next boot only")
+
+
+@admin.action(description="Set boot device…")
+def set_boot_device(modeladmin, request, queryset):
+    form, page = _ask(modeladmin, request, queryset, BootDeviceForm, "Set the boot device")
+    if form is None:
+        return page
+    _each(
+        modeladmin,
+        request,
+        queryset,
+        f"Boot device {form.cleaned_data['device']} requested",
+        lambda server: provisioning_services.request_boot_device(
+            actor=request.user, server=server, **form.cleaned_data
+        ),
+    )
+    return None
+
+
+class StaffReinstallForm(forms.Form):
+    os_template = forms.ModelChoiceField(queryset=OsTemplate.objects.filter(is_utility=False))
+    raid = forms.ChoiceField(
+        choices=[(layout, layout) for layout in installers.RAID_LAYOUTS],
+        help_text="Checked against each server's disk count.",
+    )
+    password = forms.CharField(
+        label="Root password", strip=False, widget=forms.PasswordInput(render_value=False)
+    )
+    reboot = forms.ChoiceField(choices=[("auto", "Reboot automatically"), ("manual", "Manual")])
+
+
+@admin.action(description="Reinstall OS…")
+def reinstall(modeladmin, request, queryset):
+    form, page = _ask(
+        modeladmin, request, queryset, StaffReinstallForm, "Reinstall: every disk is erased"
+    )
+    if form is None:
+        return page
+    data = form.cleaned_data
+    _each(
+        modeladmin,
+        request,
+        queryset,
+        f"Reinstall of {data['os_template'].name} started",
+        lambda server: provisioning_services.start_install(
+            actor=request.user,
+            server=server,
+            template=data["os_template"],
+            raid=data["raid"],
+            password=data["password"],
+            reboot=data["reboot"],
+        ),
+    )
+    return None
+
+
+class OwnerForm(forms.Form):
+    owner = forms.ModelChoiceField(
+        queryset=User.objects.filter(role=User.Role.CUSTOMER, is_active=True).order_by("email")
+    )
+
+
+@admin.action(description="Assign to a customer…")
+def assign_owner(modeladmin, request, queryset):
+    form, page = _ask(modeladmin, request, queryset, OwnerForm, "Assign to a customer")
+    if form is None:
+        return page
+    owner = form.cleaned_data["owner"]
+    _each(
+        modeladmin,
+        request,
+        queryset,
+        f"Assigned to {owner.email}",
+        lambda server: inventory_services.assign_owner(
+            actor=request.user, server=server, owner=owner
+        ),
+    )
+    return None
+
+
+@admin.action(description="Release from its customer")
+def release_owner(modeladmin, request, queryset):
+    _each(
+        modeladmin,
+        request,
+        queryset,
+        "Released",
+        lambda server: inventory_services.release_owner(actor=request.user, server=server),
+    )
+
+
+SERVER_ACTIONS = [
+    power_on,
+    power_off,
+    power_cycle,
+    set_boot_device,
+    reinstall,
+    assign_owner,
+    release_owner,
+]

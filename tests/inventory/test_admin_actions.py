@@ -1,0 +1,112 @@
+"""Staff tools in the admin: server actions through the services, CSV import, dashboard."""
+
+import html
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from inventory.models import Server
+from panel.models import AuditEvent
+from provisioning.models import Operation, OsTemplate
+from tests.factories import make_profile, make_server
+
+CHANGELIST = "/admin/inventory/server/"
+
+
+@pytest.fixture
+def staff(client, admin):
+    client.force_login(admin)
+    return client
+
+
+def act(staff, action: str, servers, **form):
+    body = {"action": action, "_selected_action": [s.pk for s in servers], **form}
+    return staff.post(CHANGELIST, body, follow=True)
+
+
+def shown(response) -> str:
+    return html.unescape(response.content.decode())
+
+
+def test_power_action_reports_each_server(staff, admin):
+    one, two = make_server(actor=admin, name="a-1"), make_server(actor=admin, name="a-2")
+    Operation.objects.create(server=two, kind="power_on", params={"action": "on"})
+    page = shown(act(staff, "power_cycle", [one, two]))
+    assert "Power cycle requested: a-1." in page
+    assert "Refused: a-2: a-2 already has an active operation" in page
+    op = Operation.objects.get(server=one)
+    assert op.kind == "power_cycle" and op.requested_by == admin
+    assert AuditEvent.objects.filter(action="operation.request.power_cycle").count() == 1
+
+
+def test_set_boot_device_asks_then_applies(staff, admin):
+    server = make_server(actor=admin, name="b-1")
+    form_page = act(staff, "set_boot_device", [server])
+    assert "Set the boot device" in shown(form_page) and not Operation.objects.exists()
+    act(staff, "set_boot_device", [server], apply="1", device="pxe", persistent="on")
+    assert Operation.objects.get(server=server).params == {"device": "pxe", "persistent": True}
+
+
+def test_reinstall_checks_each_server(staff, admin):
+    two_disks = make_server(actor=admin, name="r-2")
+    one_disk = make_server(actor=admin, name="r-1", profile=make_profile(disk_count=1))
+    alma = OsTemplate.objects.get(name="AlmaLinux 9")
+    form = {"apply": "1", "os_template": alma.pk, "raid": "raid_1", "reboot": "auto"}
+    weak = shown(act(staff, "reinstall", [two_disks], password="password", **form))
+    assert "Refused: r-2: This password is too common." in weak
+    page = shown(act(staff, "reinstall", [two_disks, one_disk], password="Correct-Horse-9", **form))
+    assert "Reinstall of AlmaLinux 9 started: r-2." in page
+    assert "Refused: r-1: RAID 1 (mirror) needs 2 disks or more; this server has 1." in page
+    assert Operation.objects.get(server=two_disks, kind="install").params["raid"] == "raid_1"
+
+
+def test_assign_and_release_owner(staff, admin, customer):
+    server = make_server(actor=admin, name="o-1")
+    act(staff, "assign_owner", [server], apply="1", owner=customer.pk)
+    assert Server.objects.get(pk=server.pk).owner == customer
+    page = shown(act(staff, "assign_owner", [server], apply="1", owner=customer.pk))
+    assert "Assigned to owner@example.test: o-1." in page
+    act(staff, "release_owner", [server])
+    assert Server.objects.get(pk=server.pk).owner is None
+    assert AuditEvent.objects.filter(action="server.release_owner").count() == 1
+
+
+def test_csv_import_page(staff):
+    make_profile(name="E-2236")
+    header = "name,configuration,bmc_address,bmc_username,bmc_password\n"
+    bad = header + "ok-1,E-2236,10.0.0.1,admin,pw\nbad-2,Nope,10.0.0.2,admin,pw\n"
+    page = shown(
+        staff.post(
+            "/admin/inventory/server/import/",
+            {"file": SimpleUploadedFile("servers.csv", bad.encode())},
+        )
+    )
+    assert "Nothing was imported: 1 row refused." in page and 'No configuration "Nope".' in page
+    assert not Server.objects.exists()
+    good = header + "ok-1,E-2236,10.0.0.1,admin,pw\nok-2,E-2236,10.0.0.2,admin,pw\n"
+    page = shown(
+        staff.post(
+            "/admin/inventory/server/import/",
+            {"file": SimpleUploadedFile("servers.csv", good.encode())},
+        )
+    )
+    assert "Enrolled 2 servers." in page
+    assert set(Server.objects.values_list("name", flat=True)) == {"ok-1", "ok-2"}
+    binary = staff.post(
+        "/admin/inventory/server/import/",
+        {"file": SimpleUploadedFile("servers.csv", b"\xff\xfe\x00bad")},
+    )
+    assert "The file is not UTF-8 text." in shown(binary)
+
+
+def test_dashboard(staff, admin, customer, client, django_assert_max_num_queries):
+    for n in range(5):
+        make_server(actor=admin, name=f"d-{n}", owner=customer if n < 2 else None)
+    failed = Operation.objects.create(
+        server=Server.objects.first(), kind="power_on", state="failed", error="BMC said no"
+    )
+    with django_assert_max_num_queries(15):
+        page = shown(staff.get("/admin/dashboard/"))
+    assert "Servers (5)" in page and "BMC said no" in page and f"<td>{failed.pk}</td>" in page
+    client.logout()
+    assert client.get("/admin/dashboard/").status_code == 302  # to the admin login
