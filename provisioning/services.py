@@ -231,10 +231,22 @@ def cancel_operation(*, actor: User, operation: Operation) -> Operation:
     return operation
 
 
-def _cancel_running_install(operation: Operation) -> None:
-    revoked = BootTicket.objects.filter(operation=operation).revoke(
-        states=(BootTicket.State.ISSUED, BootTicket.State.BOOTED)
+CANCELLABLE_TICKETS = (BootTicket.State.ISSUED, BootTicket.State.BOOTED)
+
+
+def is_cancellable(operation: Operation) -> bool:
+    """Whether cancel_operation would accept it now (to offer the button; it decides)."""
+    if operation.state == Operation.State.QUEUED:
+        return True
+    return (
+        operation.state == Operation.State.RUNNING
+        and operation.kind in install.KINDS
+        and BootTicket.objects.filter(operation=operation, state__in=CANCELLABLE_TICKETS).exists()
     )
+
+
+def _cancel_running_install(operation: Operation) -> None:
+    revoked = BootTicket.objects.filter(operation=operation).revoke(states=CANCELLABLE_TICKETS)
     if not revoked:
         raise Conflict(
             f"Operation #{operation.pk} can no longer be cancelled: the machine has already "

@@ -8,6 +8,7 @@ from panel import logins, services
 from panel.audit import client_address
 from panel.exceptions import PanelError
 from panel.models import ApiToken, SshKey
+from panel.portal.selectors import POWER_FILTERS
 from provisioning import installers
 from provisioning.models import OsTemplate
 
@@ -142,6 +143,16 @@ class ReinstallForm(forms.Form):
         if not cleaned.get("password") and not cleaned.get("ssh_keys"):
             self.add_error("password", "Give a root password, choose SSH keys, or both.")
         return cleaned
+
+
+class ServerFilterForm(forms.Form):
+    """The server list's search box and power filter (a form, so NUL bytes and the like are
+    refused here, not by the database)."""
+
+    q = forms.CharField(required=False, max_length=100)
+    power = forms.ChoiceField(
+        required=False, choices=[("", "Any"), *((state, state) for state in POWER_FILTERS)]
+    )
 
 
 class SshKeyForm(forms.Form):

@@ -11,9 +11,15 @@ from panel import services as people
 from panel.exceptions import PanelError
 from panel.models import ApiToken, SshKey
 from panel.portal import selectors
-from panel.portal.forms import ApiTokenForm, ReinstallForm, SshKeyForm, submit
+from panel.portal.forms import (
+    ApiTokenForm,
+    ReinstallForm,
+    ServerFilterForm,
+    SshKeyForm,
+    submit,
+)
 from provisioning import install, services
-from provisioning.models import BootTicket, Operation, OsTemplate
+from provisioning.models import Operation, OsTemplate
 
 # The portal's power buttons: action -> (label, needs a confirmation, what it does).
 POWER_BUTTONS = {
@@ -46,8 +52,12 @@ INSTALL_STEPS = (
 
 @login_required
 def server_list(request):
-    search = request.GET.get("q", "").strip()[:100]
-    power = request.GET.get("power", "")
+    filters = ServerFilterForm(request.GET)
+    valid = filters.is_valid()
+    search = filters.cleaned_data["q"].strip() if valid else ""
+    power = filters.cleaned_data["power"] if valid else ""
+    if not valid:
+        messages.error(request, "That search cannot be used; showing all your servers.")
     servers = selectors.server_list(request.user, search=search, power=power)
     page = Paginator(servers, 50).get_page(request.GET.get("page"))
     return render(
@@ -134,21 +144,8 @@ def _operation_context(request, pk: int) -> dict:
         "events": events,
         "steps": steps,
         "ended": op.state not in Operation.ACTIVE_STATES,
-        "cancellable": _cancellable(op),
+        "cancellable": services.is_cancellable(op),
     }
-
-
-def _cancellable(op: Operation) -> bool:
-    """What services.cancel_operation would accept, to show or hide the button."""
-    if op.state == Operation.State.QUEUED:
-        return True
-    if op.state != Operation.State.RUNNING or op.kind not in install.KINDS:
-        return False
-    live = (BootTicket.State.ISSUED, BootTicket.State.BOOTED)
-    return (
-        op.cancel_requested_at is None
-        and BootTicket.objects.filter(operation=op, state__in=live).exists()
-    )
 
 
 @login_required
