@@ -114,6 +114,7 @@ def main() -> None:
 
 def run(args, panel_url: str) -> None:
     from django.db import connection
+    from django.db.models import Count
 
     from inventory.models import Server
     from panel import services as people
@@ -178,7 +179,7 @@ def run(args, panel_url: str) -> None:
     installs_per_server = set(
         Operation.objects.filter(kind="install")
         .values("server")
-        .annotate(n=django_count())
+        .annotate(n=Count("pk"))
         .values_list("n", flat=True)
     )
     print(f"202 for all {len(ids)} requests in {accepted:.2f} s")
@@ -205,12 +206,6 @@ PHASES = (
     "the simulated installer",
     "installer's done, until the operation ends",
 )
-
-
-def django_count():
-    from django.db.models import Count
-
-    return Count("pk")
 
 
 def pct(values: list[float], percent: int) -> float:

@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Prefetch
+from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import path
 
@@ -132,12 +132,7 @@ class ServerAdmin(AuditedAdmin):
     ]
 
     def get_queryset(self, request):
-        main_ips = IpAddress.objects.filter(is_main=True, family=4)
-        return (
-            super()
-            .get_queryset(request)
-            .prefetch_related(Prefetch("ip_addresses", main_ips, to_attr="main_ipv4"))
-        )
+        return super().get_queryset(request).with_main_ipv4()
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.import_view)
@@ -176,9 +171,9 @@ class ServerAdmin(AuditedAdmin):
     def reachable(self, server):
         return server.bmc.reachable if hasattr(server, "bmc") else None
 
-    @admin.display(description="main IPv4")
+    @admin.display(ordering="main_ipv4", description="main IPv4")
     def main_ip(self, server):
-        return server.main_ipv4[0].address if server.main_ipv4 else "—"
+        return server.main_ipv4 or "—"
 
 
 @admin.register(Bmc)

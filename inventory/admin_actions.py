@@ -9,20 +9,12 @@ from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 
 from inventory import services as inventory_services
-from panel.exceptions import PanelError
+from panel.exceptions import PanelError, error_text
 from panel.models import User
 from provisioning import installers
 from provisioning import services as provisioning_services
 from provisioning.bmc import BOOT_DEVICES
 from provisioning.models import OsTemplate
-
-
-def _refusal(error: Exception) -> str:
-    if isinstance(error, PanelError):
-        return error.message
-    if hasattr(error, "error_dict"):
-        return "; ".join(" ".join(messages) for messages in error.message_dict.values())
-    return " ".join(error.messages)
 
 
 def _each(modeladmin, request, queryset, done: str, change) -> None:
@@ -32,7 +24,7 @@ def _each(modeladmin, request, queryset, done: str, change) -> None:
         try:
             change(server)
         except (PanelError, ValidationError) as exc:
-            refused.append(f"{server.name}: {_refusal(exc)}")
+            refused.append(f"{server.name}: {error_text(exc)}")
         else:
             changed.append(server.name)
     if changed:
@@ -41,14 +33,14 @@ def _each(modeladmin, request, queryset, done: str, change) -> None:
         modeladmin.message_user(request, "Refused: " + " · ".join(refused), messages.ERROR)
 
 
-def _power(action: str, done: str):
-    @admin.action(description=f"{done.split(' requested')[0]} (BMC)")
+def _power(action: str, label: str):
+    @admin.action(description=f"{label} (BMC)")
     def run(modeladmin, request, queryset):
         _each(
             modeladmin,
             request,
             queryset,
-            done,
+            f"{label} requested",
             lambda server: provisioning_services.request_power(
                 actor=request.user, server=server, action=action
             ),
@@ -58,9 +50,9 @@ def _power(action: str, done: str):
     return run
 
 
-power_on = _power("on", "Power on requested")
-power_off = _power("off", "Power off requested")
-power_cycle = _power("cycle", "Power cycle requested")
+power_on = _power("on", "Power on")
+power_off = _power("off", "Power off")
+power_cycle = _power("cycle", "Power cycle")
 
 
 def _ask(modeladmin, request, queryset, form_class, title: str, form_kwargs=None):

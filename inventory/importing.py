@@ -10,7 +10,7 @@ from django.db import transaction
 
 from inventory import services
 from inventory.models import HardwareProfile, Rack
-from panel.exceptions import PanelError
+from panel.exceptions import PanelError, error_text
 from panel.models import User
 
 COLUMNS = (
@@ -42,14 +42,6 @@ class ImportReport:
 
 class _Refused(Exception):
     pass
-
-
-def _messages(error: Exception) -> str:
-    if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
-        return "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in error.message_dict.items())
-    if isinstance(error, ValidationError):
-        return " ".join(error.messages)
-    return error.message if isinstance(error, PanelError) else str(error)
 
 
 def _number(row: dict, column: str, default: int | None) -> int | None:
@@ -119,7 +111,7 @@ def import_servers(*, actor: User, text: str) -> ImportReport:
                     with transaction.atomic():
                         report.enrolled.append(_enrol_row(actor, row, profiles, racks))
                 except (ValidationError, PanelError) as exc:
-                    report.refused.append((reader.line_num, _messages(exc)))
+                    report.refused.append((reader.line_num, error_text(exc, name_fields=True)))
             if report.refused:
                 raise _Refused
     except _Refused:

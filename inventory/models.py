@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 
 from inventory.addresses import parse_address, parse_network
 from panel import encryption
@@ -103,6 +103,11 @@ class ServerQuerySet(OwnedQuerySet):
 
     def free(self):
         return self.filter(Server.free_q())
+
+    def with_main_ipv4(self):
+        """Annotate `main_ipv4`: the server's main IPv4 address, or None."""
+        main = IpAddress.objects.filter(server=OuterRef("pk"), family=4, is_main=True)
+        return self.annotate(main_ipv4=Subquery(main.values("address")[:1]))
 
 
 class Server(models.Model):

@@ -20,3 +20,16 @@ class NotAllowed(PanelError):
 
 class PoolExhausted(Conflict):
     """No free address is left where one was asked for (409)."""
+
+
+def error_text(error: Exception, *, name_fields: bool = False) -> str:
+    """One line a person can read for a refusal: a domain error or a ValidationError (whose
+    fields are named when `name_fields`, e.g. in a per-row import report)."""
+    if isinstance(error, PanelError):
+        return error.message
+    if not hasattr(error, "error_dict"):
+        return " ".join(error.messages)
+    return "; ".join(
+        f"{name}: {' '.join(messages)}" if name_fields else " ".join(messages)
+        for name, messages in error.message_dict.items()
+    )

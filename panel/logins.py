@@ -5,22 +5,22 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.utils import timezone
 
 from panel.models import FailedLogin
 
 
-def _recent(email: str, source_ip: str | None):
-    since = timezone.now() - timedelta(seconds=settings.PANEL_LOGIN_LOCKOUT_SECONDS)
-    return FailedLogin.objects.filter(at__gte=since), Q(email__iexact=email), Q(source_ip=source_ip)
+def _window_start():
+    return timezone.now() - timedelta(seconds=settings.PANEL_LOGIN_LOCKOUT_SECONDS)
 
 
 def check_allowed(email: str, source_ip: str | None) -> None:
-    recent, same_account, same_address = _recent(email, source_ip)
-    too_many = recent.filter(same_account).count() >= settings.PANEL_LOGIN_FAILURES_PER_ACCOUNT
+    recent = FailedLogin.objects.filter(at__gte=_window_start())
+    limit = settings.PANEL_LOGIN_FAILURES_PER_ACCOUNT
+    too_many = recent.filter(email__iexact=email).count() >= limit
     if source_ip and not too_many:
-        too_many = recent.filter(same_address).count() >= settings.PANEL_LOGIN_FAILURES_PER_IP
+        limit = settings.PANEL_LOGIN_FAILURES_PER_IP
+        too_many = recent.filter(source_ip=source_ip).count() >= limit
     if too_many:
         minutes = max(1, settings.PANEL_LOGIN_LOCKOUT_SECONDS // 60)
         raise ValidationError(
@@ -31,8 +31,7 @@ def check_allowed(email: str, source_ip: str | None) -> None:
 
 def record_failure(email: str, source_ip: str | None) -> None:
     FailedLogin.objects.create(email=email[:254], source_ip=source_ip)
-    horizon = timezone.now() - timedelta(seconds=settings.PANEL_LOGIN_LOCKOUT_SECONDS)
-    FailedLogin.objects.filter(at__lt=horizon).delete()
+    FailedLogin.objects.filter(at__lt=_window_start()).delete()
 
 
 def record_success(email: str) -> None:

@@ -200,7 +200,5 @@ def record_event(secret: str, event: dict) -> EventAnswer:
         _end_ticket(ticket, state, message)
     if message:
         level = OperationEvent.Level.ERROR if kind == "failed" else OperationEvent.Level.INFO
-        OperationEvent.objects.create(
-            operation=op, step=op.step, level=level, message=f"Installer: {message}"
-        )
+        engine.note(op, f"Installer: {message}", level)
     return EventAnswer(202, {"state": state})

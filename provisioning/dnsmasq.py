@@ -35,11 +35,9 @@ def _reservations():
         .select_related("pool__network")
         .order_by()
     }
-    reserved, unreserved = [], []
-    for server in Server.objects.exclude(mac=None).exclude(mac="").order_by("name"):
-        ip = mains.get(server.pk)
-        (reserved if ip else unreserved).append((server, ip))
-    return reserved, [server for server, _ in unreserved]
+    servers = list(Server.objects.exclude(mac=None).exclude(mac="").order_by("name"))
+    reserved = [(server, mains[server.pk]) for server in servers if server.pk in mains]
+    return reserved, [server for server in servers if server.pk not in mains]
 
 
 def _network_lines(networks) -> list[str]:

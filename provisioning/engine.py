@@ -86,12 +86,16 @@ class LeaseLost(Exception):
     """Another worker took the operation over; stop without touching it."""
 
 
-def _save_progress(op: Operation, worker: str, **fields) -> None:
-    fields["lease_expires_at"] = timezone.now() + lease_length()
+def _write(op: Operation, worker: str, **fields) -> None:
+    """Change the operation (row and object) while this worker holds it, else stop."""
     if not _mine(op, worker).update(**fields):
         raise LeaseLost(op.pk)
     for name, value in fields.items():
         setattr(op, name, value)
+
+
+def _save_progress(op: Operation, worker: str, **fields) -> None:
+    _write(op, worker, lease_expires_at=timezone.now() + lease_length(), **fields)
 
 
 def _finish(
@@ -103,10 +107,7 @@ def _finish(
     else:
         fields["error"] = message
     with transaction.atomic():
-        if not _mine(op, worker).update(**fields):
-            raise LeaseLost(op.pk)
-        for name, value in fields.items():
-            setattr(op, name, value)
+        _write(op, worker, **fields)
         level = (
             OperationEvent.Level.INFO if state == State.SUCCEEDED else OperationEvent.Level.ERROR
         )
@@ -205,8 +206,7 @@ def _advance(op: Operation, worker: str, driver_factory) -> None:
 
 
 def _release(op: Operation, worker: str) -> None:
-    if not _mine(op, worker).update(lease_owner="", lease_expires_at=None):
-        raise LeaseLost(op.pk)
+    _write(op, worker, lease_owner="", lease_expires_at=None)
 
 
 def _deadline_message(op: Operation) -> str:

@@ -175,7 +175,6 @@ def _start_utility(*, actor: User, server: Server, kind: str, wipe: str) -> Oper
     )
 
 
-@transaction.atomic
 def start_diagnostics(*, actor: User, server: Server, wipe: str = "none") -> Operation:
     """Boot the utility image: report hardware facts, and wipe the disks if asked to."""
     if wipe not in ("none", "simple", "full"):
@@ -183,7 +182,6 @@ def start_diagnostics(*, actor: User, server: Server, wipe: str = "none") -> Ope
     return _start_utility(actor=actor, server=server, kind=Operation.Kind.DIAGNOSTICS, wipe=wipe)
 
 
-@transaction.atomic
 def start_wipe(*, actor: User, server: Server, mode: str) -> Operation:
     if mode not in ("simple", "full"):
         raise ValidationError({"mode": ["Choose simple or full."]})

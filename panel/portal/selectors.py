@@ -11,13 +11,12 @@ POWER_FILTERS = ("on", "off", "unknown")
 
 def server_list(user, *, search: str = "", power: str = ""):
     """The user's servers with main IPv4 and active operation, in a fixed number of queries."""
-    main_ip = IpAddress.objects.filter(server=OuterRef("pk"), family=4, is_main=True)
     active = Operation.objects.active().filter(server=OuterRef("pk")).order_by("-pk")
     servers = (
         Server.objects.visible_to(user)
         .select_related("profile", "rack__location", "bmc")
+        .with_main_ipv4()
         .annotate(
-            main_ipv4=Subquery(main_ip.values("address")[:1]),
             active_operation_id=Subquery(active.values("pk")[:1]),
             active_operation_kind=Subquery(active.values("kind")[:1]),
             active_operation_progress=Subquery(active.values("progress")[:1]),

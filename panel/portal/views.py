@@ -41,13 +41,14 @@ POWER_BUTTONS = {
         "Turns the power off and on again at once, without shutting the system down.",
     ),
 }
-INSTALL_STEPS = (
-    ("set_network_boot", "Next boot from the network"),
-    ("reboot", "Reboot"),
-    ("wait_pxe", "Network boot"),
-    ("installing", "Installing"),
-    ("finalize", "Boot from disk"),
-)
+# How the progress page names install.STEPS (their order is install.STEPS').
+STEP_LABELS = {
+    "set_network_boot": "Next boot from the network",
+    "reboot": "Reboot",
+    "wait_pxe": "Network boot",
+    "installing": "Installing",
+    "finalize": "Boot from disk",
+}
 
 
 @login_required
@@ -135,10 +136,11 @@ def _operation_context(request, pk: int) -> dict:
     events = list(op.events.order_by("created_at", "pk"))
     steps = []
     if op.kind in install.KINDS:
-        reached = [name for name, _ in INSTALL_STEPS].index(op.step) if op.step else -1
-        for index, (_, label) in enumerate(INSTALL_STEPS):
+        names = list(install.STEPS)
+        reached = names.index(op.step) if op.step else -1
+        for index, name in enumerate(names):
             done = index < reached or op.state == Operation.State.SUCCEEDED
-            steps.append({"label": label, "done": done, "current": index == reached})
+            steps.append({"label": STEP_LABELS[name], "done": done, "current": index == reached})
     return {
         "op": op,
         "events": events,

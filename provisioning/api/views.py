@@ -214,6 +214,7 @@ class OperationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PanelVi
     @extend_schema(request=None, responses=OperationSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        """Cancel an operation no worker has started yet."""
+        """Cancel an operation no worker has started yet, or an install, diagnostics or wipe
+        until its machine has fetched its installer config (409 with the reason after)."""
         operation = services.cancel_operation(actor=request.user, operation=self.get_object())
         return Response(OperationSerializer(operation).data)

@@ -80,13 +80,14 @@ def _reports(config: str) -> list[dict]:
 
 def _install(machine, config: str, os_name: str) -> None:
     """Send the config's reports spread over install_seconds; its last one is `done`."""
-    events = EVENTS_URL.search(config)
+    found = EVENTS_URL.search(config)
     reports = _reports(config)
-    if events is None or not reports or reports[-1].get("event") != "done":
+    if found is None or not reports or reports[-1].get("event") != "done":
         raise NetbootError("the installer config sends no reports ending with done")
+    events = found.group(0)
     pause = machine.install_seconds / len(reports)
     for report in reports[:-1]:
-        _post(events.group(0), **report)
+        _post(events, **report)
         machine.say(f"Installer: {report.get('message') or report['event']}")
         if machine.install_outcome == "hang":
             machine.say("Installer: (hangs)")
@@ -94,10 +95,10 @@ def _install(machine, config: str, os_name: str) -> None:
         time.sleep(pause)
     if machine.install_outcome == "fail":
         failure = "Simulated failure: disk sdb did not answer"
-        _post(events.group(0), event="failed", message=failure)
+        _post(events, event="failed", message=failure)
         machine.say("Installer: failed")
         return
-    _post(events.group(0), **reports[-1])
+    _post(events, **reports[-1])
     machine.say("Installer: done; rebooting")
     time.sleep(pause)
     machine.installed(_system_after(config, machine.os, os_name))
