@@ -89,6 +89,7 @@ def main() -> None:
         children["panel web (gunicorn)"] = subprocess.Popen(
             ["gunicorn", "panel.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(args.web_workers)],
             cwd=ROOT,
+            env={**os.environ, "PANEL_BOOT_ALLOWED_CIDRS": "127.0.0.0/8"},  # simlab's machines
             stderr=subprocess.DEVNULL,
         )
         children["panel workers (qcluster)"] = subprocess.Popen(

@@ -1,4 +1,4 @@
-"""MAC and IP address parsing shared by models, services and the API."""
+"""MAC and IP address parsing and the host name rule, shared by models, services and the API."""
 
 import ipaddress
 import re
@@ -6,6 +6,23 @@ import re
 from django.core.exceptions import ValidationError
 
 _HEX_MAC = re.compile(r"^[0-9a-f]{12}$")
+_HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+HOST_NAME_RULE = (
+    "A server name is a host name: 1 to 63 lower-case letters a-z, digits and hyphens, "
+    "not starting or ending with a hyphen, no dots (RFC 1123)."
+)
+
+
+def validate_host_name(value: str) -> None:
+    """A server's name is the host name its installer sets, so it is one RFC 1123 label.
+
+    One label, no dots: preseed asks the host name and the domain separately
+    (`netcfg/get_hostname`, `netcfg/get_domain`), dnsmasq's `dhcp-host` takes a bare name,
+    and the domain belongs to the customer's DNS, not to the inventory. Lower-case, so two
+    servers can never differ only in case, which DNS would not tell apart.
+    """
+    if not isinstance(value, str) or not _HOST_NAME.fullmatch(value):
+        raise ValidationError(HOST_NAME_RULE, code="host_name")
 
 
 def normalise_mac(value: str) -> str:

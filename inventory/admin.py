@@ -2,9 +2,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
+from inventory import ipam, services
 from inventory.admin_actions import SERVER_ACTIONS
 from inventory.importing import COLUMNS, import_servers
 from inventory.models import (
@@ -19,6 +23,7 @@ from inventory.models import (
     SwitchPort,
 )
 from panel.admin import AuditedAdmin
+from panel.exceptions import PanelError, error_text
 
 
 class BmcForm(forms.ModelForm):
@@ -65,6 +70,20 @@ class ImportForm(forms.Form):
                 cleaned["text"] = upload.read().decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise forms.ValidationError("The file is not UTF-8 text.") from exc
+        return cleaned
+
+
+class IpAddressForm(forms.ModelForm):
+    """Moving an address to another server keeps IPAM's rule: only where its network is."""
+
+    class Meta:
+        model = IpAddress
+        fields = ["server", "is_main", "status"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("server") is not None:
+            ipam.check_location(cleaned["server"], self.instance.pool.network, field="server")
         return cleaned
 
 
@@ -120,19 +139,37 @@ class ServerAdmin(AuditedAdmin):
         "bmc__address",
     ]
     list_select_related = ["profile", "rack__location", "owner", "bmc"]
-    autocomplete_fields = ["owner"]
-    readonly_fields = ["created_at", "updated_at"]
+    # Owners change only through the assign and release actions: the services check the
+    # customer and refuse a server with an operation in progress.
+    readonly_fields = ["owner", "hardware_info", "created_at", "updated_at"]
     inlines = [BmcInline, IpAddressInline]
     actions = SERVER_ACTIONS
     change_list_template = "admin/inventory/server/change_list.html"
     fieldsets = [
         (None, {"fields": ["name", "profile", "state", "suspended", "owner", "current_os"]}),
         ("Placement", {"fields": ["rack", "unit", "mac", "serial"]}),
-        ("Details", {"fields": ["facts", "notes", "created_at", "updated_at"]}),
+        ("Details", {"fields": ["hardware_info", "notes", "created_at", "updated_at"]}),
     ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_main_ipv4()
+
+    def get_actions(self, request):
+        """Bulk deletes go through `delete_servers`, which reports each refusal."""
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_model(self, request, obj):
+        services.delete_server(actor=request.user, server=obj)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """A refused delete (owned, or an operation in progress) is a message, not a 500."""
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except PanelError as exc:
+            self.message_user(request, error_text(exc), messages.ERROR)
+            return redirect("admin:inventory_server_change", object_id)
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.import_view)
@@ -158,6 +195,11 @@ class ServerAdmin(AuditedAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/inventory/server/import.html", context)
+
+    @admin.display(description="found by diagnostics")
+    def hardware_info(self, server):
+        rows = server.hardware_rows()
+        return format_html_join(mark_safe("<br>"), "{}: {}", rows) if rows else "—"
 
     @admin.display(ordering="rack__location__name")
     def location(self, server):
@@ -267,8 +309,8 @@ class SwitchPortAdmin(AuditedAdmin):
 
 @admin.register(Network)
 class NetworkAdmin(AuditedAdmin):
-    list_display = ["name", "cidr", "family", "gateway", "vlan", "location"]
-    list_filter = ["family", "location"]
+    list_display = ["name", "cidr", "family", "gateway", "vlan", "location", "boot"]
+    list_filter = ["family", "location", "boot"]
     search_fields = ["name", "cidr", "description"]
     list_select_related = ["location"]
 
@@ -294,6 +336,7 @@ class IpPoolAdmin(AuditedAdmin):
 
 @admin.register(IpAddress)
 class IpAddressAdmin(AuditedAdmin):
+    form = IpAddressForm
     list_display = ["address", "family", "pool", "server", "is_main", "status"]
     list_filter = ["family", "status", "is_main", "pool__network"]
     search_fields = ["address", "server__name"]

@@ -80,6 +80,17 @@ def _ask(modeladmin, request, queryset, form_class, title: str, form_kwargs=None
     return None, page
 
 
+def _ask_then_each(modeladmin, request, queryset, form_class, title: str, done, change):
+    """An action with an intermediate page: its form, then `change(server, data)` for each
+    selected server with the form's cleaned data; `done(data)` names what happened."""
+    form, page = _ask(modeladmin, request, queryset, form_class, title)
+    if form is None:
+        return page
+    data = form.cleaned_data
+    _each(modeladmin, request, queryset, done(data), lambda server: change(server, data))
+    return None
+
+
 class BootDeviceForm(forms.Form):
     device = forms.ChoiceField(choices=[(device, device) for device in BOOT_DEVICES])
     persistent = forms.BooleanField(required=False, help_text="Otherwise for the next boot only")
@@ -87,19 +98,17 @@ class BootDeviceForm(forms.Form):
 
 @admin.action(description="Set boot device…")
 def set_boot_device(modeladmin, request, queryset):
-    form, page = _ask(modeladmin, request, queryset, BootDeviceForm, "Set the boot device")
-    if form is None:
-        return page
-    _each(
+    return _ask_then_each(
         modeladmin,
         request,
         queryset,
-        f"Boot device {form.cleaned_data['device']} requested",
-        lambda server: provisioning_services.request_boot_device(
-            actor=request.user, server=server, **form.cleaned_data
+        BootDeviceForm,
+        "Set the boot device",
+        lambda data: f"Boot device {data['device']} requested",
+        lambda server, data: provisioning_services.request_boot_device(
+            actor=request.user, server=server, **data
         ),
     )
-    return None
 
 
 class StaffReinstallForm(forms.Form):
@@ -116,18 +125,14 @@ class StaffReinstallForm(forms.Form):
 
 @admin.action(description="Reinstall OS…")
 def reinstall(modeladmin, request, queryset):
-    form, page = _ask(
-        modeladmin, request, queryset, StaffReinstallForm, "Reinstall: every disk is erased"
-    )
-    if form is None:
-        return page
-    data = form.cleaned_data
-    _each(
+    return _ask_then_each(
         modeladmin,
         request,
         queryset,
-        f"Reinstall of {data['os_template'].name} started",
-        lambda server: provisioning_services.start_install(
+        StaffReinstallForm,
+        "Reinstall: every disk is erased",
+        lambda data: f"Reinstall of {data['os_template'].name} started",
+        lambda server, data: provisioning_services.start_install(
             actor=request.user,
             server=server,
             template=data["os_template"],
@@ -136,7 +141,6 @@ def reinstall(modeladmin, request, queryset):
             reboot=data["reboot"],
         ),
     )
-    return None
 
 
 class OwnerForm(forms.Form):
@@ -147,20 +151,17 @@ class OwnerForm(forms.Form):
 
 @admin.action(description="Assign to a customer…")
 def assign_owner(modeladmin, request, queryset):
-    form, page = _ask(modeladmin, request, queryset, OwnerForm, "Assign to a customer")
-    if form is None:
-        return page
-    owner = form.cleaned_data["owner"]
-    _each(
+    return _ask_then_each(
         modeladmin,
         request,
         queryset,
-        f"Assigned to {owner.email}",
-        lambda server: inventory_services.assign_owner(
-            actor=request.user, server=server, owner=owner
+        OwnerForm,
+        "Assign to a customer",
+        lambda data: f"Assigned to {data['owner'].email}",
+        lambda server, data: inventory_services.assign_owner(
+            actor=request.user, server=server, owner=data["owner"]
         ),
     )
-    return None
 
 
 @admin.action(description="Release from its customer")
@@ -174,6 +175,23 @@ def release_owner(modeladmin, request, queryset):
     )
 
 
+class ConfirmForm(forms.Form):
+    """Nothing to fill in: the page lists the servers and asks to go ahead."""
+
+
+@admin.action(description="Delete from inventory…", permissions=["delete"])
+def delete_servers(modeladmin, request, queryset):
+    return _ask_then_each(
+        modeladmin,
+        request,
+        queryset,
+        ConfirmForm,
+        "Delete from inventory",
+        lambda data: "Deleted",
+        lambda server, data: inventory_services.delete_server(actor=request.user, server=server),
+    )
+
+
 SERVER_ACTIONS = [
     power_on,
     power_off,
@@ -182,4 +200,5 @@ SERVER_ACTIONS = [
     reinstall,
     assign_owner,
     release_owner,
+    delete_servers,
 ]

@@ -31,6 +31,7 @@ def create_network(
     location: Location | None = None,
     dns_servers: list[str] | None = None,
     description: str = "",
+    boot: bool = False,
 ) -> Network:
     network = Network(
         name=name,
@@ -40,10 +41,11 @@ def create_network(
         location=location,
         dns_servers=[str(s) for s in dns_servers or []],
         description=description,
+        boot=boot,
     )
     network.full_clean(exclude=["family"])
     network.save()
-    audit.record(actor=actor, action="network.create", target=network, cidr=network.cidr)
+    audit.record(actor=actor, action="network.create", target=network, cidr=network.cidr, boot=boot)
     return network
 
 
@@ -70,24 +72,42 @@ def create_pool(
     return pool
 
 
+def check_location(server: Server, network: Network, *, field: str) -> None:
+    """Refuse an address of a network that is not where the server is: a network with a
+    location serves only servers racked there (networks without one serve every location).
+    A server in no rack has no known location, so only networks without one serve it."""
+    if network.location_id is None:
+        return
+    here = server.rack.location if server.rack_id else None
+    if here is None or here.pk != network.location_id:
+        where = f"in {here.name}" if here else "in no known location (it has no rack)"
+        raise ValidationError(
+            {
+                field: [
+                    f"Network {network.name} ({network.cidr}) is in {network.location.name}; "
+                    f"{server.name} is {where}."
+                ]
+            }
+        )
+
+
 def _candidate_pools(server: Server, *, pool, network, address, family) -> list[IpPool]:
     """Pools to allocate from, in the order they are tried (and locked)."""
     if pool is not None:
-        pools = [pool]
+        pools, field = [pool], "pool"
     elif network is not None:
-        pools = list(network.pools.select_related("network").order_by("pk"))
+        pools, field = list(network.pools.select_related("network").order_by("pk")), "network"
         if not pools:
             raise ValidationError({"network": [f"Network {network.name} has no IP pools."]})
     else:
         wanted = address.version if address else family
-        location = server.rack.location_id if server.rack_id else None
-        local = Q(network__location__isnull=True) | Q(network__location=location)
-        scope = Q(network__family=wanted) & local
-        pools = list(
-            IpPool.objects.select_related("network")
-            .filter(scope & (Q(is_public=True) if address is None else Q()))
-            .order_by("pk")
-        )
+        scope = Q(network__family=wanted)
+        if address is None:
+            location = server.rack.location_id if server.rack_id else None
+            local = Q(network__location__isnull=True) | Q(network__location=location)
+            scope &= local & Q(is_public=True)
+        pools = list(IpPool.objects.select_related("network").filter(scope).order_by("pk"))
+        field = "family" if address is None else "address"
         if not pools:
             raise ValidationError(
                 {"family": [f"No public IPv{wanted} pool serves this server's location."]}
@@ -99,6 +119,8 @@ def _candidate_pools(server: Server, *, pool, network, address, family) -> list[
         pools = [p for p in pools if p.contains(address)]
         if not pools:
             raise ValidationError({"address": [f"{address} is not inside the pools asked for."]})
+    for candidate in pools:
+        check_location(server, candidate.network, field=field)
     return pools
 
 
@@ -126,7 +148,11 @@ def allocate_ip(
     set_as_main: bool | None = None,
 ) -> IpAddress:
     """Give `server` the next free (or the requested) address; a family's first becomes main."""
-    server = Server.objects.select_for_update(of=("self",)).select_related("rack").get(pk=server.pk)
+    server = (
+        Server.objects.select_for_update(of=("self",))
+        .select_related("rack__location")
+        .get(pk=server.pk)
+    )
     wanted = parse_address(address) if address else None
     pools = _candidate_pools(
         server,

@@ -7,12 +7,17 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
-from inventory.addresses import parse_address, parse_network
+from inventory.addresses import parse_address, parse_network, validate_host_name
 from panel import encryption
 from panel.querysets import OwnedQuerySet
 
 IP_FAMILIES = [(4, "IPv4"), (6, "IPv6")]
+# The states of provisioning's Operation in which a server is busy (its Operation.ACTIVE_STATES):
+# named here because inventory reaches operations by their reverse relation and imports nothing
+# above it.
+ACTIVE_OPERATION_STATES = ("queued", "running")
 
 
 def _unusable(net) -> set:
@@ -28,6 +33,20 @@ def _is_address(value) -> bool:
     except ValidationError:
         return False
     return True
+
+
+# How people read the facts the utility image reports; other keys show as they are named.
+FACT_LABELS = {"cpu": "CPU model", "cpus": "CPU threads", "ram_mb": "Memory", "disks": "Disks"}
+
+
+def _readable_fact(name: str, value) -> str:
+    if name == "ram_mb" and isinstance(value, int):
+        return f"{round(value / 1024)} GB"
+    if name == "disks" and isinstance(value, str):
+        return ", ".join(value.split())
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return str(value)
 
 
 class Location(models.Model):
@@ -62,12 +81,18 @@ class Rack(models.Model):
 
 class HardwareProfileQuerySet(models.QuerySet):
     def with_server_counts(self):
-        """Annotate total and free (enrolled, unowned, healthy) servers in one query."""
+        """Annotate total and free (see ServerQuerySet.free) servers in one query."""
+        free = (
+            Server.objects.free()
+            .filter(profile=OuterRef("pk"))
+            .order_by()
+            .values("profile")
+            .annotate(count=Count("pk"))
+            .values("count")
+        )
         return self.annotate(
             total_server_count=Count("servers", distinct=True),
-            free_server_count=Count(
-                "servers", filter=Server.free_q(prefix="servers__"), distinct=True
-            ),
+            free_server_count=Coalesce(Subquery(free), 0),
         )
 
 
@@ -102,7 +127,14 @@ class ServerQuerySet(OwnedQuerySet):
     owner_path = "owner"
 
     def free(self):
-        return self.filter(Server.free_q())
+        """Free to sell: ready, unowned, not suspended, BMC not known to be unreachable, and
+        no operation queued or running (an install or wipe still underway). Operations are
+        provisioning's: reached by the reverse relation's name, nothing imported."""
+        return (
+            self.filter(state=Server.State.READY, owner__isnull=True, suspended=False)
+            .exclude(bmc__reachable=False)
+            .exclude(operations__state__in=ACTIVE_OPERATION_STATES)
+        )
 
     def with_main_ipv4(self):
         """Annotate `main_ipv4`: the server's main IPv4 address, or None."""
@@ -117,7 +149,9 @@ class Server(models.Model):
         FAULTY = "faulty", "Faulty"
         RETIRED = "retired", "Retired"
 
-    name = models.CharField(max_length=100, unique=True)
+    # 63 by the rule; the column keeps 100 for names enrolled before it that staff must
+    # rename (see migration 0004).
+    name = models.CharField(max_length=100, unique=True, validators=[validate_host_name])
     profile = models.ForeignKey(
         HardwareProfile,
         on_delete=models.PROTECT,
@@ -165,15 +199,15 @@ class Server(models.Model):
     def __str__(self):
         return self.name
 
-    @staticmethod
-    def free_q(prefix: str = "") -> Q:
-        """Enrolled, unowned, healthy: ready, not suspended, BMC not known to be unreachable."""
-        return (
-            Q(**{f"{prefix}state": Server.State.READY})
-            & Q(**{f"{prefix}owner__isnull": True})
-            & Q(**{f"{prefix}suspended": False})
-            & ~Q(**{f"{prefix}bmc__reachable": False})
-        )
+    def hardware_rows(self) -> list[tuple[str, str]]:
+        """The facts diagnostics reported, as (label, value) lines a person reads."""
+        return [
+            (
+                FACT_LABELS.get(name, name.replace("_", " ").capitalize()),
+                _readable_fact(name, value),
+            )
+            for name, value in self.facts.items()
+        ]
 
 
 class Bmc(models.Model):
@@ -287,6 +321,12 @@ class Network(models.Model):
     )
     dns_servers = models.JSONField("DNS servers", default=list, blank=True)
     description = models.CharField(max_length=200, blank=True)
+    boot = models.BooleanField(
+        "boot network",
+        default=False,
+        help_text="Servers PXE boot here: the panel's boot endpoints answer its addresses, "
+        "and dnsmasq_config serves it.",
+    )
 
     class Meta:
         ordering = ["family", "cidr"]
@@ -398,6 +438,10 @@ class IpPool(models.Model):
 
 class IpAddressQuerySet(OwnedQuerySet):
     owner_path = "server__owner"
+
+    def on_boot_networks(self):
+        """Where servers PXE boot from: boot tickets are bound to these, dnsmasq reserves them."""
+        return self.filter(pool__network__boot=True, server__isnull=False)
 
 
 class IpAddress(models.Model):

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from inventory.addresses import normalise_mac
-from inventory.models import Bmc, HardwareProfile, Rack, Server
+from inventory.models import ACTIVE_OPERATION_STATES, Bmc, HardwareProfile, Rack, Server
 from panel import audit
 from panel.exceptions import Conflict
 from panel.models import User
@@ -16,6 +16,10 @@ BMC_FIELDS = ("address", "port", "username", "password")
 def _check_server(server: Server) -> None:
     """Meaningful checks a form or serializer cannot make alone; field errors by name."""
     errors = {}
+    try:
+        Server._meta.get_field("name").clean(server.name, server)
+    except ValidationError as exc:
+        errors["name"] = exc.messages
     if server.mac:
         try:
             server.mac = normalise_mac(server.mac)
@@ -36,7 +40,10 @@ def _check_server(server: Server) -> None:
             holder = taken.values_list("name", flat=True).first()
             if holder:
                 errors["unit"] = [f"Unit {server.unit} of rack {server.rack.name} holds {holder}."]
-    if Server.objects.filter(name=server.name).exclude(pk=server.pk).exists():
+    if (
+        "name" not in errors
+        and Server.objects.filter(name=server.name).exclude(pk=server.pk).exists()
+    ):
         errors["name"] = [f"A server named {server.name} already exists."]
     if errors:
         raise ValidationError(errors)
@@ -134,16 +141,29 @@ def update_server(*, actor: User, server: Server, bmc: dict | None = None, **cha
     return server
 
 
+def _refuse_while_busy(server: Server, change: str) -> None:
+    """An operation in progress keeps its server's owner and record: an install carries its
+    owner's password and keys. The caller holds the server's row lock, which provisioning
+    takes too before it starts an operation, so none can start between this check and the
+    change. Operations live in provisioning, which depends on inventory and not the
+    reverse: they are reached through the reverse relation, by name, with no import."""
+    active = server.operations.filter(state__in=ACTIVE_OPERATION_STATES).order_by("pk").first()
+    if active is not None:
+        raise Conflict(
+            f"{server.name} has an active operation #{active.pk} "
+            f"({active.get_kind_display().lower()}, {active.state}); it can be {change} once "
+            "that operation ends or is cancelled.",
+            operation=active.pk,
+        )
+
+
 @transaction.atomic
 def delete_server(*, actor: User, server: Server) -> None:
     """Remove a server from inventory; its addresses return to their pools."""
     server = Server.objects.select_for_update().get(pk=server.pk)
     if server.owner_id:
         raise Conflict(f"{server.name} is assigned to {server.owner}; release it first.")
-    # Operations live in provisioning (which depends on inventory, not the reverse); the
-    # reverse relation is reached by name only.
-    if server.operations.filter(state__in=("queued", "running")).exists():
-        raise Conflict(f"{server.name} has an operation in progress; wait for it or cancel it.")
+    _refuse_while_busy(server, "removed")
     audit.record(
         actor=actor,
         action="server.delete",
@@ -167,6 +187,7 @@ def assign_owner(*, actor: User, server: Server, owner: User) -> Server:
         raise Conflict(f"{server.name} already belongs to {server.owner}; release it first.")
     if server.state != Server.State.READY:
         raise Conflict(f"{server.name} is {server.get_state_display().lower()}, not ready.")
+    _refuse_while_busy(server, "assigned")
     server.owner = owner
     server.save(update_fields=["owner", "updated_at"])
     audit.record(actor=actor, action="server.assign_owner", target=server, owner=owner.email)
@@ -181,6 +202,7 @@ def release_owner(*, actor: User, server: Server) -> Server:
     )
     if server.owner_id is None:
         return server
+    _refuse_while_busy(server, "released")
     previous = server.owner.email
     server.owner = None
     server.save(update_fields=["owner", "updated_at"])

@@ -1,9 +1,10 @@
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from django.db.models import Count
 
-from panel import audit, services
+from panel import audit, logins, services
 from panel.models import ApiToken, AuditEvent, SshKey, User
 
 
@@ -52,6 +53,13 @@ class AuditedAdmin(OneByOneDeleteAdmin):
             audit.record(
                 actor=request.user, action=f"{obj._meta.model_name}.delete", target=obj, via="admin"
             )
+
+
+class AdminLoginForm(logins.ThrottledLoginForm, AdminAuthenticationForm):
+    """The admin's login, under the same throttle as the portal's."""
+
+
+admin.site.login_form = AdminLoginForm
 
 
 class PanelUserCreationForm(UserCreationForm):

@@ -6,25 +6,14 @@ The source address comes from the request being served (set by
 
 import contextvars
 
-from django.conf import settings
 from django.db import models
 
 from panel.models import AuditEvent, User
+from panel.sources import client_address
 
 _source_address: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "source_address", default=None
 )
-
-
-def client_address(request) -> str | None:
-    """The client's IP, trusting only as many X-Forwarded-For hops as there are proxies."""
-    hops = settings.PANEL_TRUSTED_PROXY_COUNT
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if hops and forwarded:
-        chain = [part.strip() for part in forwarded.split(",") if part.strip()]
-        if len(chain) >= hops:
-            return chain[-hops]
-    return request.META.get("REMOTE_ADDR") or None
 
 
 class SourceAddressMiddleware:

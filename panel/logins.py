@@ -1,27 +1,36 @@
-"""Login throttling: after repeated failures for one account, or from one address, the
-portal refuses further attempts for a while, even with the right password."""
+"""Login throttling: after repeated failures for one account, or from one address, password
+logins are refused for a while, even with the right password.
+
+Every password login (the portal, the Django admin, any later login surface) goes through
+`ThrottledModelBackend`, the panel's only authentication backend, so one throttle and one
+count of failures serve them all; `ThrottledLoginForm` tells the person why.
+"""
 
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from panel.models import FailedLogin
+from panel.sources import client_address
 
 
 def _window_start():
     return timezone.now() - timedelta(seconds=settings.PANEL_LOGIN_LOCKOUT_SECONDS)
 
 
-def check_allowed(email: str, source_ip: str | None) -> None:
+def is_throttled(email: str, source_ip: str | None) -> bool:
     recent = FailedLogin.objects.filter(at__gte=_window_start())
-    limit = settings.PANEL_LOGIN_FAILURES_PER_ACCOUNT
-    too_many = recent.filter(email__iexact=email).count() >= limit
-    if source_ip and not too_many:
-        limit = settings.PANEL_LOGIN_FAILURES_PER_IP
-        too_many = recent.filter(source_ip=source_ip).count() >= limit
-    if too_many:
+    if recent.filter(email__iexact=email).count() >= settings.PANEL_LOGIN_FAILURES_PER_ACCOUNT:
+        return True
+    limit = settings.PANEL_LOGIN_FAILURES_PER_IP
+    return bool(source_ip) and recent.filter(source_ip=source_ip).count() >= limit
+
+
+def check_allowed(email: str, source_ip: str | None) -> None:
+    if is_throttled(email, source_ip):
         minutes = max(1, settings.PANEL_LOGIN_LOCKOUT_SECONDS // 60)
         raise ValidationError(
             f"Too many failed logins. Try again in {minutes} minutes, or reset your password.",
@@ -36,3 +45,30 @@ def record_failure(email: str, source_ip: str | None) -> None:
 
 def record_success(email: str) -> None:
     FailedLogin.objects.filter(email__iexact=email).delete()
+
+
+class ThrottledModelBackend(ModelBackend):
+    """Django's email + password check, refused while the account or address is throttled."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        email = username or ""
+        address = client_address(request) if request is not None else None
+        if is_throttled(email, address):
+            raise PermissionDenied  # authenticate() then asks no other backend
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is None:
+            record_failure(email, address)
+        else:
+            record_success(email)
+        return user
+
+
+class ThrottledLoginForm:
+    """For Django's login forms: a refusal because of the throttle says so."""
+
+    def clean(self):
+        try:
+            return super().clean()
+        except ValidationError:
+            check_allowed(self.cleaned_data.get("username", ""), client_address(self.request))
+            raise

@@ -1,11 +1,11 @@
 """People: users and roles, SSH keys, API tokens, the audit log and idempotency records."""
 
-import ipaddress
-
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 from django.utils import timezone
+
+from panel.sources import in_networks
 
 
 class UserManager(BaseUserManager):
@@ -138,10 +138,7 @@ class ApiToken(models.Model):
     def allows_address(self, address: str | None) -> bool:
         if not self.allowed_cidrs:
             return True
-        if not address:
-            return False
-        ip = ipaddress.ip_address(address)
-        return any(ip in ipaddress.ip_network(cidr) for cidr in self.allowed_cidrs)
+        return in_networks(address, self.allowed_cidrs)
 
 
 class AuditEvent(models.Model):

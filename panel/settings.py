@@ -4,6 +4,7 @@ Embedded default: a SQLite file and django-q2's ORM broker. Scale-out: set
 DATABASE_URL (PostgreSQL) and REDIS_URL (django-q2 broker).
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -22,6 +23,17 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_networks(name: str, default: str = "") -> list[str]:
+    """Comma-separated CIDRs, refused at start-up if one is not a network."""
+    networks = env_list(name, default)
+    for cidr in networks:
+        try:
+            ipaddress.ip_network(cidr)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: {exc}") from exc
+    return networks
 
 
 DEBUG = env_bool("DEBUG")
@@ -57,6 +69,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "panel.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -89,7 +102,11 @@ TEMPLATES = [
 SQLITE_PATH = os.environ.get("PANEL_SQLITE_PATH", str(BASE_DIR / "db.sqlite3"))
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{SQLITE_PATH}"), conn_max_age=60
+        os.environ.get("DATABASE_URL", f"sqlite:///{SQLITE_PATH}"),
+        conn_max_age=60,
+        # A persistent connection the database dropped (restart, failover, idle timeout) is
+        # replaced at the next request's first query instead of failing that request.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -103,6 +120,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "panel.User"
+# The one backend: email + password, throttled (panel.logins) for every login surface.
+AUTHENTICATION_BACKENDS = ["panel.logins.ThrottledModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -132,10 +151,21 @@ WHITENOISE_USE_FINDERS = True
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "metalpanel@localhost")
 
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("PANEL_BEHIND_TLS_PROXY") else None
+# Behind a TLS-terminating proxy the panel is an HTTPS site: cookies are sent over HTTPS only
+# and browsers are told to use nothing else (HSTS). The boot endpoints stay plain HTTP for
+# iPXE, which has no HTTPS and ignores HSTS.
+BEHIND_TLS_PROXY = env_bool("PANEL_BEHIND_TLS_PROXY")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = BEHIND_TLS_PROXY or env_bool("PANEL_SECURE_COOKIES")
+SECURE_HSTS_SECONDS = (
+    int(os.environ.get("PANEL_HSTS_SECONDS", "31536000")) if BEHIND_TLS_PROXY else 0
 )
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("PANEL_SECURE_COOKIES")
+# What pages may load: only the panel's own files, no inline script (panel.security).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 # Metalpanel's own settings.
 # Key for BMC passwords at rest (Fernet, urlsafe base64 of 32 bytes). Derived from
@@ -144,9 +174,14 @@ PANEL_ENCRYPTION_KEY = os.environ.get("PANEL_ENCRYPTION_KEY", "")
 # Number of reverse proxies in front of the panel whose X-Forwarded-For entries are trusted
 # for the client address (audit log, token CIDR binding). 0: use the socket address.
 PANEL_TRUSTED_PROXY_COUNT = int(os.environ.get("PANEL_TRUSTED_PROXY_COUNT", "0"))
+# Where those proxies connect from: X-Forwarded-For from any other peer is not believed.
+PANEL_TRUSTED_PROXY_CIDRS = env_networks("PANEL_TRUSTED_PROXY_CIDRS", "127.0.0.0/8,::1/128")
 PANEL_IDEMPOTENCY_TTL_HOURS = 24
 # IPMI: the longest one BMC call may take before the BMC counts as unreachable.
 PANEL_BMC_TIMEOUT = float(os.environ.get("PANEL_BMC_TIMEOUT", "20"))
+# An operation on a BMC already marked unreachable first gets one read this short: a dead
+# BMC then fails the operation at once instead of holding a worker that healthy servers need.
+PANEL_BMC_PROBE_SECONDS = float(os.environ.get("PANEL_BMC_PROBE_SECONDS", "1"))
 # Power-state sync: how often each BMC is read, and how many are read at once.
 PANEL_POWER_SYNC_SECONDS = int(os.environ.get("PANEL_POWER_SYNC_SECONDS", "60"))
 PANEL_POWER_SYNC_CONCURRENCY = int(os.environ.get("PANEL_POWER_SYNC_CONCURRENCY", "64"))
@@ -177,6 +212,9 @@ PANEL_LOGIN_FAILURES_PER_IP = int(os.environ.get("PANEL_LOGIN_FAILURES_PER_IP", 
 PANEL_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("PANEL_LOGIN_LOCKOUT_SECONDS", "900"))
 # The panel as machines on the boot network reach it (dnsmasq_config's iPXE chain).
 PANEL_BOOT_URL = os.environ.get("PANEL_BOOT_URL", "")
+# Who may use the boot endpoints besides IPAM's boot networks: DHCP relays, NAT gateways, the
+# panel's own host. Empty by default; loopback only where the demo and the tests add it.
+PANEL_BOOT_ALLOWED_CIDRS = env_networks("PANEL_BOOT_ALLOWED_CIDRS")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -187,13 +225,14 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "panel.api.permissions.TokenScopeAllows",
     ],
+    "DEFAULT_PARSER_CLASSES": ["panel.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "panel.api.pagination.PanelPagination",
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.SearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        "panel.api.filters.FilterBackend",
+        "panel.api.filters.SearchFilter",
+        "panel.api.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "panel.api.schema.PanelAutoSchema",
     "EXCEPTION_HANDLER": "panel.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
@@ -217,18 +256,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "panel.api.schema.add_error_responses",
+        "provisioning.boot_schema.add_boot_endpoints",
     ],
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "tokenAuth": {
-                "type": "apiKey",
-                "in": "header",
-                "name": "Authorization",
-                "description": 'API token: "Token <key>"',
-            }
-        }
-    },
-    "SECURITY": [{"tokenAuth": []}],
 }
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
@@ -256,7 +285,12 @@ else:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_boot_secrets": {"()": "panel.logredaction.RedactBootSecrets"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django.request": {"filters": ["redact_boot_secrets"]},
+        "django.server": {"filters": ["redact_boot_secrets"]},
+    },
 }

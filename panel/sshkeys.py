@@ -3,6 +3,7 @@
 import base64
 import binascii
 import hashlib
+import re
 from dataclasses import dataclass
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -19,6 +20,9 @@ KEY_TYPES = {
     "sk-ecdsa-sha2-nistp256@openssh.com",
 }
 MIN_RSA_BITS = 2048
+# Unicode's control characters and line/paragraph separators: an installer config or a
+# YAML parser would start a new line (or a terminal would act) at any of them.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,11 @@ def parse_public_key(text: str) -> ParsedKey:
     parts = (text or "").strip().split(None, 2)
     if len(parts) < 2 or "\n" in (text or "").strip():
         raise ValidationError('Paste one OpenSSH public key line: "ssh-ed25519 AAAA… comment".')
+    if _CONTROL.search(text.strip()):
+        raise ValidationError(
+            "Control characters (line breaks included) are not allowed in an SSH key or its "
+            "comment."
+        )
     key_type, encoded = parts[0], parts[1]
     comment = parts[2].strip() if len(parts) == 3 else ""
     if key_type not in KEY_TYPES:

@@ -1,15 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.routers import DefaultRouter
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from inventory.api.urls import register as register_inventory
+from panel.api.urls import OptionalSlashRouter
 from panel.api.urls import register as register_people
 from panel.dashboard import dashboard
 from provisioning.api.urls import SERVER_VIEWSET
 from provisioning.api.urls import register as register_provisioning
 
-router = DefaultRouter()
+router = OptionalSlashRouter()
 api_v1 = (
     register_people(router)
     + register_inventory(router, server_viewset=SERVER_VIEWSET)
@@ -23,7 +23,12 @@ urlpatterns = [
     path("boot/", include("provisioning.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        # Split: the page loads its start-up script from a URL, so the CSP needs no inline one.
+        SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api/docs.html"),
+        name="api-docs",
+    ),
     path("", include("panel.portal.urls")),
 ]
 

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class ProvisioningConfig(AppConfig):
     name = "provisioning"
     verbose_name = "Provisioning and power"
+
+    def ready(self):
+        from django_q.signals import post_spawn
+
+        from provisioning import tasks
+
+        post_spawn.connect(tasks.start_recovery, dispatch_uid="metalpanel-recovery")

@@ -3,8 +3,12 @@
 A worker claims an operation by taking its lease (a conditional UPDATE), so two
 workers never run one operation at once. The lease is renewed while it runs; if
 the worker dies, the lease runs out and `recover()` queues the operation again,
-and the next worker resumes at the recorded step. Finishing is a conditional
-UPDATE on the lease too, so an operation ends exactly once.
+and the next worker resumes at the recorded step, with that step's window again
+(time spent orphaned does not count against a step; the operation's overall
+deadline still bounds it). Finishing is a conditional UPDATE on the lease too, so
+an operation ends exactly once. A wake-up that cannot be queued (broker down) or
+cannot claim (a lease still holds it) is not dropped: `retry_at` tells `recover()`
+when to queue it again.
 """
 
 import logging
@@ -18,6 +22,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
+from redis.exceptions import RedisError
 
 from inventory.models import Bmc
 from panel import audit
@@ -43,9 +48,26 @@ def lease_length() -> timedelta:
 
 def enqueue(operation_id: int) -> None:
     """Hand the operation to a worker once the current transaction has committed."""
-    transaction.on_commit(
-        lambda: async_task(RUN_TASK, operation_id, task_name=f"operation-{operation_id}")
-    )
+    transaction.on_commit(lambda: _queue(operation_id, f"operation-{operation_id}"))
+
+
+def _queue(operation_id: int, task_name: str) -> bool:
+    """Put the task on the broker; if the broker is down the operation (already committed)
+    is marked for `recover()`, so the request that started it still answers 202."""
+    try:
+        async_task(RUN_TASK, operation_id, task_name=task_name)
+    except RedisError as exc:
+        log.error(
+            "Could not queue operation %s (%s: %s); recovery queues it when the broker answers.",
+            operation_id,
+            type(exc).__name__,
+            exc,
+        )
+        Operation.objects.filter(pk=operation_id, state__in=Operation.ACTIVE_STATES).update(
+            retry_at=timezone.now()
+        )
+        return False
+    return True
 
 
 def note(op: Operation, message: str, level: str = OperationEvent.Level.INFO) -> None:
@@ -53,12 +75,15 @@ def note(op: Operation, message: str, level: str = OperationEvent.Level.INFO) ->
 
 
 def claim(operation_id: int, worker: str) -> Operation | None:
+    """Take the operation, or None. Held by a live lease, it is marked to be queued again
+    when that lease ends (the holder may park it without seeing what this wake-up brings)."""
     now = timezone.now()
     ours = dict(
         state=State.RUNNING,
         lease_owner=worker,
         lease_expires_at=now + lease_length(),
         attempts=F("attempts") + 1,
+        retry_at=None,
     )
     active = Operation.objects.filter(pk=operation_id, state__in=Operation.ACTIVE_STATES)
     # Queued, or parked between steps: nobody holds it. Else only a lease that ran out (its
@@ -68,13 +93,18 @@ def claim(operation_id: int, worker: str) -> Operation | None:
     elif active.filter(lease_expires_at__lt=now).update(**ours):
         resumed = True
     else:
+        active.filter(lease_expires_at__gte=now).update(retry_at=F("lease_expires_at"))
         return None
-    op = Operation.objects.select_related("server__bmc").get(pk=operation_id)
-    if op.started_at is None:
+    op = Operation.objects.select_related("server__bmc", "cancel_requested_by").get(pk=operation_id)
+    if op.started_at is None:  # its overall time counts from here: not queue time
         op.started_at = now
-        op.save(update_fields=["started_at"])
+        op.overall_deadline = now + timedelta(seconds=overall_window(op))
+        op.save(update_fields=["started_at", "overall_deadline"])
     if resumed:
-        note(op, f"Resumed at step '{op.step}' by {worker} (attempt {op.attempts}).", "warning")
+        log.warning("Operation %s resumed at step %r by %s", op.pk, op.step, worker)
+        note(op, f"Resumed at step '{op.step}' (attempt {op.attempts}).", "warning")
+        if op.step:
+            _write(op, worker, deadline=_step_deadline(op, op.step))
     return op
 
 
@@ -101,7 +131,13 @@ def _save_progress(op: Operation, worker: str, **fields) -> None:
 def _finish(
     op: Operation, worker: str, state: str, message: str, result: dict | None = None
 ) -> None:
-    fields = dict(state=state, finished_at=timezone.now(), lease_owner="", lease_expires_at=None)
+    fields = dict(
+        state=state,
+        finished_at=timezone.now(),
+        lease_owner="",
+        lease_expires_at=None,
+        params=op.params_after_end(),
+    )
     if state == State.SUCCEEDED:
         fields.update(progress=100, result=result or {})
     else:
@@ -126,11 +162,26 @@ def _finish(
         )
 
 
-def _step_deadline(op: Operation, step: str):
-    window = install.step_window(op, step) or settings.PANEL_BMC_TIMEOUT * 2
+def _talks_to_bmc(op: Operation) -> bool:
+    return install.step_window(op, op.step) is None  # the waiting steps only read the ticket
+
+
+def _step_window(op: Operation, step: str) -> float:
     if step == "confirm":
-        window = power.confirm_window(op.kind, op.params)
-    return timezone.now() + timedelta(seconds=window)
+        return power.confirm_window(op.kind, op.params)
+    return install.step_window(op, step) or settings.PANEL_BMC_TIMEOUT * 2
+
+
+def overall_window(op: Operation) -> float:
+    """Seconds an operation may take in all: every step's window once, plus two leases for
+    takeovers after a worker died. (An install with a manual reboot: a day and a bit.)"""
+    steps = sum(_step_window(op, step) for step in STEPS[op.kind])
+    return steps + 2 * settings.PANEL_OPERATION_LEASE_SECONDS
+
+
+def _step_deadline(op: Operation, step: str):
+    ends = timezone.now() + timedelta(seconds=_step_window(op, step))
+    return min(ends, op.overall_deadline) if op.overall_deadline else ends
 
 
 def run(operation_id: int, *, driver_factory=IpmiDriver) -> None:
@@ -152,7 +203,8 @@ def _advance(op: Operation, worker: str, driver_factory) -> None:
     if not op.step:
         first = FIRST_STEP[op.kind]
         _save_progress(op, worker, step=first, deadline=_step_deadline(op, first), progress=5)
-        note(op, f"Started by {worker}.")
+        log.info("Operation %s started by %s", op.pk, worker)
+        note(op, "Started.")
     began = time.monotonic()
 
     def observe(state: str) -> str:
@@ -166,12 +218,15 @@ def _advance(op: Operation, worker: str, driver_factory) -> None:
 
     while True:
         if op.kind in install.KINDS and install.cancel_requested(op):
-            fail("Cancelled at the owner's request.", State.CANCELLED)
+            op.refresh_from_db(fields=["cancel_requested_by"])
+            fail(f"Cancelled by {op.canceller}.", State.CANCELLED)
             return
-        if op.deadline and timezone.now() > op.deadline:
+        if _past_deadline(op):
             fail(_deadline_message(op))
             return
         try:
+            if bmc.reachable is False and _talks_to_bmc(op):
+                observe(powersync.probe(bmc))
             outcome = steps[op.step](op, driver, observe)
         except power.StepFailed as exc:
             fail(str(exc))
@@ -209,7 +264,19 @@ def _release(op: Operation, worker: str) -> None:
     _write(op, worker, lease_owner="", lease_expires_at=None)
 
 
+def _past_deadline(op: Operation) -> bool:
+    """The step ran out of time, unless the installer has already reported how it ended."""
+    if not op.deadline or timezone.now() <= op.deadline:
+        return False
+    return not (op.kind in install.KINDS and install.outcome_reported(op))
+
+
 def _deadline_message(op: Operation) -> str:
+    if op.overall_deadline and timezone.now() > op.overall_deadline:
+        return (
+            f"The operation did not finish before its overall deadline "
+            f"({overall_window(op):g} s); it was stopped at step '{op.step}'."
+        )
     reason = install.deadline_message(op) if op.kind in install.KINDS else None
     if reason:
         return f"Step '{op.step}': {reason}"
@@ -223,13 +290,34 @@ def _deadline_message(op: Operation) -> str:
 
 
 def recover() -> list[int]:
-    """Queue again operations whose worker died (lease ran out) or whose task was lost."""
+    """Queue again the operations nobody holds that need a worker: its worker died (the
+    lease ran out), parked past its deadline, a wake-up was refused or not queued
+    (`retry_at`), or queued so long ago that its task was lost. Safe to run in several
+    processes at once: each operation is queued by one of them, then not again for a lease.
+    """
     now = timezone.now()
-    orphaned = Q(state=State.RUNNING, lease_expires_at__lt=now) | Q(
-        state=State.RUNNING, lease_expires_at__isnull=True
+    due = (
+        Q(state=State.RUNNING, lease_expires_at__lt=now)
+        | Q(state=State.RUNNING, lease_expires_at__isnull=True, deadline__lt=now)
+        | Q(retry_at__isnull=False)
+        | Q(state=State.QUEUED, created_at__lt=now - lease_length())
     )
-    lost = Q(state=State.QUEUED, created_at__lt=now - lease_length(), lease_expires_at__isnull=True)
-    ids = list(Operation.objects.filter(orphaned | lost).values_list("pk", flat=True))
-    for operation_id in ids:
-        async_task(RUN_TASK, operation_id, task_name=f"operation-{operation_id}-recovered")
-    return ids
+    unheld = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    not_yet = Q(retry_at__gt=now)
+    candidates = (
+        Operation.objects.active()
+        .filter(due & unheld)
+        .exclude(not_yet)
+        .values_list("pk", "retry_at")
+    )
+    queued = []
+    for operation_id, retry_at in candidates:
+        mine = Operation.objects.filter(pk=operation_id, retry_at=retry_at).update(
+            retry_at=now + lease_length()
+        )
+        if not mine:
+            continue  # another process queued it just now
+        if not _queue(operation_id, f"operation-{operation_id}-recovered"):
+            break  # the broker is down; the next pass tries again
+        queued.append(operation_id)
+    return queued

@@ -1,9 +1,8 @@
 """Validation of what installers send to the boot endpoints."""
 
-import json
-
 from django import forms
 
+from panel.api.parsers import InvalidJson, parse_json
 from provisioning.boot import EVENTS
 
 
@@ -20,9 +19,9 @@ class InstallerEventForm(forms.Form):
         if not text:
             return {}
         try:
-            facts = json.loads(text)
-        except ValueError:
-            raise forms.ValidationError("facts must be a JSON object.") from None
+            facts = parse_json(text)
+        except InvalidJson as exc:
+            raise forms.ValidationError(str(exc)) from None
         if not isinstance(facts, dict):
             raise forms.ValidationError("facts must be a JSON object.")
         return facts

@@ -3,8 +3,8 @@
 set_network_boot -> reboot (or wait for the owner's reboot) -> wait_pxe -> installing
 -> finalize. The two waiting steps park the operation (no worker waits with it): the
 boot endpoints queue it again when the machine boots, and when the installer reports
-done or failed; the recovery schedule looks at parked operations every minute, which
-is where a deadline is noticed.
+done or failed; recovery (every few seconds, in each worker process) notices a parked
+operation's deadline.
 """
 
 from django.conf import settings
@@ -18,6 +18,10 @@ Ticket = BootTicket.State
 # Operation progress while the installer runs: its own 0-100 maps onto this band.
 INSTALLING_BAND = (30, 95)
 KINDS = (Operation.Kind.INSTALL, Operation.Kind.DIAGNOSTICS, Operation.Kind.WIPE)
+# The steps in which the machine may boot from the network: from the reboot the panel sends
+# (recorded before it is sent) or asks the owner for. A boot script asked for earlier binds
+# no address to the ticket, so nobody can claim an install before its machine is rebooted.
+NETBOOT_STEPS = ("reboot", "wait_pxe")
 
 
 def set_network_boot(op: Operation, driver, observe) -> Next:
@@ -61,6 +65,7 @@ def finalize(op: Operation, driver, observe) -> Done:
         result["os"] = op.params["os_name"]
         return Done(f"{op.params['os_name']} is installed; the server boots from its disk.", result)
     if op.params.get("wipe", "none") != "none":
+        Server.objects.filter(pk=op.server_id).update(current_os="")  # the disks are blank
         result["wipe"] = op.params["wipe"]
     return Done(f"{op.get_kind_display()} finished; the server boots from its disk.", result)
 
@@ -83,6 +88,11 @@ def abandon(op: Operation, driver) -> None:
 def cancel_requested(op: Operation) -> bool:
     """The owner asked to cancel (services.cancel_operation) since this worker loaded it."""
     return Operation.objects.filter(pk=op.pk, cancel_requested_at__isnull=False).exists()
+
+
+def outcome_reported(op: Operation) -> bool:
+    """The installer said done or failed: that outcome wins over a deadline passed since."""
+    return BootTicket.objects.filter(operation=op, state__in=(Ticket.DONE, Ticket.FAILED)).exists()
 
 
 def step_window(op: Operation, step: str) -> float | None:

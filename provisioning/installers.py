@@ -4,7 +4,9 @@ Templates are edited by staff in the admin, so they render in a sandbox: Django'
 template language with autoescape off, no template loaders (no `include` of files
 on disk), no tag libraries beyond the built-ins, and a context of plain strings,
 numbers, lists and dicts (never a model instance, whose relations would reach other
-customers' data).
+customers' data). The context's values are not trusted (names, serials, keys, URLs):
+templates put them through the format's filter (`line`, `sh`, `yaml`, `ipxe`; see
+provisioning.templatetags.installer_formats), built in here.
 """
 
 import ipaddress
@@ -17,7 +19,13 @@ from passlib.hash import sha512_crypt
 
 from inventory.models import IpAddress, Server
 
-ENGINE = Engine(autoescape=False, loaders=[], libraries={}, debug=False)
+ENGINE = Engine(
+    autoescape=False,
+    loaders=[],
+    libraries={},
+    builtins=["provisioning.templatetags.installer_formats"],
+    debug=False,
+)
 RAID_LAYOUTS = {
     # layout: (mdadm level or None, fewest disks, needs an even number)
     "no_raid": (None, 1, False),
@@ -87,6 +95,8 @@ def render(text: str, context: dict, what: str) -> str:
 
 
 def hostname_for(server: Server) -> str:
+    """The server's name, which is a host name; one derived from it for a name enrolled
+    before the rule that staff have not renamed yet (see inventory migration 0004)."""
     name = re.sub(r"[^a-z0-9-]+", "-", server.name.lower()).strip("-")
     return name[:63] or f"server-{server.pk}"
 

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from inventory.models import Server
+from inventory.models import ACTIVE_OPERATION_STATES, Server
 from panel.querysets import OwnedQuerySet
 
 
@@ -94,7 +94,9 @@ class Operation(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    ACTIVE_STATES = (State.QUEUED, State.RUNNING)
+    # Queued and running: named in inventory, which must know a busy server without importing
+    # this module.
+    ACTIVE_STATES = ACTIVE_OPERATION_STATES
 
     server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="operations")
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -112,8 +114,20 @@ class Operation(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
-    deadline = models.DateTimeField(null=True, blank=True)
+    deadline = models.DateTimeField(null=True, blank=True, help_text="The current step's")
+    overall_deadline = models.DateTimeField(
+        null=True, blank=True, help_text="No step, however often resumed, runs past it"
+    )
+    retry_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="Recovery queues it again from then: a wake-up it could not queue or claim",
+    )
     attempts = models.PositiveIntegerField(default=0, help_text="Times a worker picked it up")
     lease_owner = models.CharField(max_length=100, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -139,6 +153,22 @@ class Operation(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state in self.ACTIVE_STATES
+
+    # A crypt hash is not the password, but it can be attacked offline: never shown, and
+    # dropped when the operation ends.
+    SECRET_PARAMS = ("password_hash",)
+
+    def params_after_end(self) -> dict:
+        """Its params without what only the running install needed (the root password hash)."""
+        return {
+            name: value for name, value in self.params.items() if name not in self.SECRET_PARAMS
+        }
+
+    @property
+    def canceller(self) -> str:
+        """Who asked for the cancel, as the owner's log says it (staff stay nameless there)."""
+        by = self.cancel_requested_by
+        return "hosting staff" if by is not None and by.is_admin else "the owner"
 
 
 class OperationEvent(models.Model):
@@ -173,7 +203,8 @@ class BootTicketQuerySet(models.QuerySet):
 class BootTicket(models.Model):
     """What lets one machine fetch its installer config and report progress, for one
     operation. The secret is never stored: only its SHA-256; each boot script carries a
-    fresh one, and the ticket dies with its operation or at its deadline."""
+    fresh one, and the ticket dies with its operation or at its deadline. It answers one
+    source address only, so a MAC or a sniffed secret is worth nothing elsewhere."""
 
     class State(models.TextChoices):
         ISSUED = "issued", "Waiting for the machine to boot from the network"
@@ -188,6 +219,12 @@ class BootTicket(models.Model):
     operation = models.OneToOneField(Operation, on_delete=models.CASCADE, related_name="ticket")
     server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="boot_tickets")
     mac = models.CharField(max_length=17)
+    source_address = models.GenericIPAddressField(
+        null=True,
+        blank=True,
+        help_text="The only address this install answers: the server's address on a boot "
+        "network, else where its first boot script was fetched from",
+    )
     secret_hash = models.CharField(max_length=64, blank=True, db_index=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.ISSUED)
     expires_at = models.DateTimeField()

@@ -32,7 +32,7 @@ class Wait:
 @dataclass(frozen=True)
 class Park:
     """Release the operation until something outside queues it again (a machine's report,
-    or the recovery schedule); no worker waits with it."""
+    or recovery, every few seconds in each worker); no worker waits with it."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from inventory.models import Bmc
 from panel import audit
-from provisioning.bmc import BmcError, BmcTarget
+from provisioning.bmc import BmcError, BmcTarget, BmcUnreachable
 from provisioning.bmc.ipmi import IpmiDriver
 from provisioning.models import Operation
 
@@ -63,15 +63,20 @@ def _apply_failure(bmc: Bmc, message: str, now) -> None:
     bmc.next_poll_at = now + min(backoff, MAX_BACKOFF)
 
 
+def _store(bmc: Bmc) -> None:
+    """Save a read; a BMC deleted while it was read (its server removed) keeps nothing."""
+    Bmc.objects.filter(pk=bmc.pk).update(**{name: getattr(bmc, name) for name in POLL_FIELDS})
+
+
 def record_power_state(bmc: Bmc, state: str, cipher_suite: int | None = None) -> None:
     """Store a state an operation just read from the BMC (so the sweep sees no drift)."""
     _apply_success(bmc, state, cipher_suite, timezone.now())
-    bmc.save(update_fields=POLL_FIELDS)
+    _store(bmc)
 
 
 def record_failure(bmc: Bmc, message: str) -> None:
     _apply_failure(bmc, message, timezone.now())
-    bmc.save(update_fields=POLL_FIELDS)
+    _store(bmc)
 
 
 def read_now(bmc: Bmc) -> Bmc:
@@ -83,8 +88,23 @@ def read_now(bmc: Bmc) -> Bmc:
         record_failure(bmc, exc.message)
         raise
     _observe(bmc, state, driver.cipher_suite, _busy_servers([bmc.server_id]), timezone.now())
-    bmc.save(update_fields=POLL_FIELDS)
+    _store(bmc)
     return bmc
+
+
+def probe(bmc: Bmc) -> str:
+    """One short read of a BMC already marked unreachable, so that an operation on a dead BMC
+    fails in about a second instead of holding a worker for the full timeout."""
+    seconds = settings.PANEL_BMC_PROBE_SECONDS
+    try:
+        return IpmiDriver(BmcTarget.for_bmc(bmc), timeout=seconds).power_state()
+    except BmcUnreachable:
+        since = f"since {bmc.last_seen:%Y-%m-%d %H:%M} UTC" if bmc.last_seen else "yet"
+        raise BmcUnreachable(
+            f"The BMC at {bmc.address}:{bmc.port} has not answered {since} and did not answer "
+            f"a {seconds:g} s probe now. Check that it is powered and reachable from the panel; "
+            "the power sync marks it reachable again once it answers."
+        ) from None
 
 
 @dataclass

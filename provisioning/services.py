@@ -18,22 +18,29 @@ from provisioning.models import BootTicket, Operation, OsTemplate
 from provisioning.power import KIND_FOR_ACTION
 
 
-def _check_may_operate(actor: User, server: Server) -> None:
+def _lock_to_operate(actor: User, server: Server) -> Server:
+    """The server's row, locked for the rest of the transaction and checked as it is now.
+
+    Owner changes and removal (inventory.services) take the same lock and refuse a server
+    with an active operation; reading the owner again under it means a release that
+    committed a moment ago is seen here, and one that waits for us sees our operation.
+    """
+    server = Server.objects.select_for_update(of=("self",)).select_related("bmc").get(pk=server.pk)
     if not (actor.is_admin or server.owner_id == actor.pk):
         raise NotAllowed("Only the server's owner or hosting staff may do this.")
     if server.suspended:
         raise Conflict(f"{server.name} is suspended; power and boot changes are refused.")
     if not hasattr(server, "bmc"):
         raise Conflict(f"{server.name} has no BMC enrolled.")
+    return server
 
 
 def _start(*, actor: User | None, server: Server, kind: str, params: dict) -> Operation:
     """Create the operation (at most one active per server, enforced by the database)."""
+    op = Operation(server=server, kind=kind, params=params, requested_by=actor)
     try:
         with transaction.atomic():
-            op = Operation.objects.create(
-                server=server, kind=kind, params=params, requested_by=actor
-            )
+            op.save(force_insert=True)
     except IntegrityError:
         active = Operation.objects.active().filter(server=server).first()
         if active is None:  # it ended between the insert and this read
@@ -61,7 +68,7 @@ def request_power(
     """Queue a power action; it succeeds only when the BMC reports the resulting state."""
     if action not in POWER_ACTIONS:
         raise ValueError(action)
-    _check_may_operate(actor, server)
+    server = _lock_to_operate(actor, server)
     params = {"action": action}
     if timeout is not None and action == "soft_off":
         params["timeout"] = timeout
@@ -74,7 +81,7 @@ def request_boot_device(
 ) -> Operation:
     if device not in BOOT_DEVICES:
         raise ValueError(device)
-    _check_may_operate(actor, server)
+    server = _lock_to_operate(actor, server)
     return _start(
         actor=actor,
         server=server,
@@ -86,7 +93,7 @@ def request_boot_device(
 @transaction.atomic
 def _start_pxe(*, actor: User, server: Server, kind: str, template: OsTemplate, params: dict):
     """An operation on the PXE path, with the boot ticket its machine will need."""
-    _check_may_operate(actor, server)
+    server = _lock_to_operate(actor, server)
     if not server.mac:
         raise Conflict(f"{server.name} has no PXE MAC address; staff must record it first.")
     params = {"os_template": template.pk, "os_name": template.name, **params}
@@ -205,16 +212,19 @@ def cancel_operation(*, actor: User, operation: Operation) -> Operation:
     sent cannot be taken back."""
     if not (actor.is_admin or operation.server.owner_id == actor.pk):
         raise NotAllowed("Only the server's owner or hosting staff may cancel its operations.")
+    operation.cancel_requested_by = actor
     cancelled = Operation.objects.filter(pk=operation.pk, state=Operation.State.QUEUED).update(
         state=Operation.State.CANCELLED,
         finished_at=timezone.now(),
-        error="Cancelled before it started.",
+        error=f"Cancelled by {operation.canceller} before it started.",
+        cancel_requested_by=actor,
+        params=operation.params_after_end(),
     )
     operation.refresh_from_db()
     if cancelled:
         BootTicket.objects.filter(operation=operation).revoke()
     elif operation.state == Operation.State.RUNNING and operation.kind in install.KINDS:
-        _cancel_running_install(operation)
+        _cancel_running_install(operation, actor)
     elif operation.state == Operation.State.RUNNING:
         raise Conflict(
             f"Operation #{operation.pk} ({operation.get_kind_display().lower()}) is already "
@@ -222,7 +232,7 @@ def cancel_operation(*, actor: User, operation: Operation) -> Operation:
         )
     else:
         raise Conflict(f"Operation #{operation.pk} has already ended ({operation.state}).")
-    engine.note(operation, f"Cancelled by {actor.email}.", "warning")
+    engine.note(operation, f"Cancel requested by {operation.canceller}.", "warning")
     audit.record(
         actor=actor, action="operation.cancel", target=operation.server, operation=operation.pk
     )
@@ -243,13 +253,15 @@ def is_cancellable(operation: Operation) -> bool:
     )
 
 
-def _cancel_running_install(operation: Operation) -> None:
+def _cancel_running_install(operation: Operation, actor: User) -> None:
     revoked = BootTicket.objects.filter(operation=operation).revoke(states=CANCELLABLE_TICKETS)
     if not revoked:
         raise Conflict(
             f"Operation #{operation.pk} can no longer be cancelled: the machine has already "
             "fetched its installer config, and the installer is changing the disks."
         )
-    Operation.objects.filter(pk=operation.pk).update(cancel_requested_at=timezone.now())
+    Operation.objects.filter(pk=operation.pk).update(
+        cancel_requested_at=timezone.now(), cancel_requested_by=actor
+    )
     operation.refresh_from_db()
     engine.enqueue(operation.pk)

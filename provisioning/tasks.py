@@ -1,6 +1,18 @@
 """django-q2 entry points: thin, they load and call."""
 
+import logging
+import random
+import threading
+import time
+
+from django.db import close_old_connections
+
 from provisioning import engine, powersync
+
+log = logging.getLogger(__name__)
+# How often each worker process runs recovery. A parked operation's deadline, a dead
+# worker's lease or a wake-up the broker refused is acted on at most this late.
+RECOVERY_SECONDS = 5
 
 
 def run_operation(operation_id: int) -> None:
@@ -15,5 +27,19 @@ def sync_power_states() -> str:
     )
 
 
-def recover_operations() -> list[int]:
-    return engine.recover()
+def start_recovery(sender, proc_name, **kwargs) -> None:
+    """django-q2's post_spawn, in each new worker process: recovery runs in a thread beside
+    the worker's tasks. A schedule cannot: django-q2 looks at schedules every 30 s, at most
+    once a minute each; a task that sleeps and queues itself would hold a worker."""
+    threading.Thread(target=_recover_forever, daemon=True, name="metalpanel-recovery").start()
+
+
+def _recover_forever() -> None:
+    time.sleep(random.uniform(0, RECOVERY_SECONDS))  # the workers' passes spread out
+    while True:
+        close_old_connections()  # a connection the database dropped is replaced here
+        try:
+            engine.recover()
+        except Exception:  # whatever failed, this thread must live on: it is the only recovery
+            log.exception("Recovery failed this time; it tries again shortly.")
+        time.sleep(RECOVERY_SECONDS)

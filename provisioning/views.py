@@ -1,16 +1,49 @@
-"""Boot endpoints for machines (no login; a ticket in the URL guards them). Thin: the
-logic is in provisioning.boot."""
+"""Boot endpoints for machines (no login; the boot network and a ticket in the URL guard
+them). Thin: the logic is in provisioning.boot."""
 
 import json
+from functools import wraps
 
 from django.http import HttpResponse, HttpResponseNotFound, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from panel.api.parsers import InvalidJson, read_json
+from panel.sources import client_address
 from provisioning import boot
 from provisioning.forms import InstallerEventForm
 
 TEXT = "text/plain; charset=utf-8"
+
+
+def _not_found():
+    """One answer for a refusal and an unknown ticket: a refused caller learns nothing."""
+    return HttpResponseNotFound("Unknown, expired or already used ticket.\n", TEXT)
+
+
+def from_boot_network(view):
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if not boot.admits(client_address(request), request.resolver_match.url_name):
+            return _not_found()
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+def with_bound_ticket(view):
+    """Pass the view the URL's ticket, if the request comes from the address it is bound to."""
+
+    @wraps(view)
+    @from_boot_network
+    def guarded(request, secret):
+        endpoint = request.resolver_match.url_name
+        ticket = boot.bound_ticket(secret, client_address(request), endpoint)
+        if ticket is None:
+            return _not_found()
+        return view(request, ticket, secret)
+
+    return guarded
 
 
 def _base_url(request) -> str:
@@ -19,34 +52,39 @@ def _base_url(request) -> str:
 
 
 @require_GET
+@from_boot_network
 def ipxe_script(request):
-    return HttpResponse(boot.boot_script(request.GET.get("mac", ""), _base_url(request)), TEXT)
+    mac, source = request.GET.get("mac", ""), client_address(request)
+    return HttpResponse(boot.boot_script(mac, _base_url(request), source), TEXT)
 
 
 @require_GET
-def installer_config(request, secret):
-    config = boot.installer_config(secret, _base_url(request))
+@with_bound_ticket
+def installer_config(request, ticket, secret):
+    config = boot.installer_config(ticket, secret, _base_url(request))
     if config is None:
-        return HttpResponseNotFound("Unknown, expired or already used ticket.\n", TEXT)
+        return _not_found()
     return HttpResponse(config, TEXT)
 
 
 @require_GET
-def meta_data(request, secret):
-    text = boot.meta_data(secret)
+@with_bound_ticket
+def meta_data(request, ticket, secret):
+    text = boot.meta_data(ticket)
     if text is None:
-        return HttpResponseNotFound("Unknown or expired ticket.\n", TEXT)
+        return _not_found()
     return HttpResponse(text, TEXT)
 
 
 @csrf_exempt
 @require_POST
-def installer_event(request, secret):
+@with_bound_ticket
+def installer_event(request, ticket, secret):
     if request.content_type == "application/json":
         try:
-            data = json.loads(request.body)
-        except ValueError:
-            return JsonResponse({"detail": "The body is not JSON."}, status=400)
+            data = read_json(request)
+        except InvalidJson as exc:
+            return JsonResponse({"detail": str(exc)}, status=400)
         if not isinstance(data, dict):
             return JsonResponse({"detail": "Send a JSON object."}, status=400)
         if isinstance(data.get("facts"), dict):
@@ -56,5 +94,5 @@ def installer_event(request, secret):
     form = InstallerEventForm(data)
     if not form.is_valid():
         return JsonResponse({"errors": form.errors}, status=400)
-    answer = boot.record_event(secret, form.cleaned_data)
+    answer = boot.record_event(ticket, form.cleaned_data)
     return JsonResponse(answer.body, status=answer.status)

@@ -68,10 +68,13 @@ def make_pool(
     *, cidr: str = "192.0.2.0/24", first: str = "192.0.2.10", last: str = "192.0.2.20", **fields
 ) -> IpPool:
     actor = User.objects.filter(role="admin").first() or make_user("admin")
-    gateway = fields.pop("gateway", None)
-    location = fields.pop("location", None)
     network = ipam.create_network(
-        actor=actor, name=f"net-{next(_seq)}", cidr=cidr, gateway=gateway, location=location
+        actor=actor,
+        name=f"net-{next(_seq)}",
+        cidr=cidr,
+        gateway=fields.pop("gateway", None),
+        location=fields.pop("location", None),
+        boot=fields.pop("boot", False),
     )
     return ipam.create_pool(
         actor=actor,
@@ -93,3 +96,9 @@ def restore_shipped_os_templates() -> None:
     shipped.create_defaults(apps, None)
     over_http = importlib.import_module("provisioning.migrations.0005_kernels_over_plain_http")
     over_http.forwards(apps, None)
+    guarded = importlib.import_module(
+        "provisioning.migrations.0006_utility_image_wipes_only_when_asked"
+    )
+    guarded.forwards(apps, None)
+    filtered = importlib.import_module("provisioning.migrations.0007_templates_escape_values")
+    filtered.forwards(apps, None)

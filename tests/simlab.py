@@ -79,10 +79,17 @@ class Simlab:
         self._next = 0
 
     def take_port(self) -> int:
-        """A BMC for one test, reset to: powered off, answering, healthy OS."""
+        """A BMC for one test, reset to: powered off, answering, healthy OS, no history."""
         port = self.ports[self._next % len(self.ports)]
         self._next += 1
-        self.change(port, power="off", silent=False, acpi_responsive=True, boot_device="default")
+        self.change(
+            port,
+            fresh=True,
+            power="off",
+            silent=False,
+            acpi_responsive=True,
+            boot_device="default",
+        )
         return port
 
     def _request(self, path: str, body: dict | None = None) -> dict:

@@ -16,7 +16,7 @@ from inventory.models import (
     Rack,
     Server,
 )
-from panel.api.serializers import UserRefSerializer
+from panel.api.serializers import StrictModelSerializer, StrictSerializer, UserRefSerializer
 from panel.models import User
 
 _HOSTNAME = re.compile(
@@ -24,7 +24,7 @@ _HOSTNAME = re.compile(
 )
 
 
-class ConfigurationSerializer(serializers.ModelSerializer):
+class ConfigurationSerializer(StrictModelSerializer):
     free_server_count = serializers.IntegerField(read_only=True)
     total_server_count = serializers.IntegerField(read_only=True)
 
@@ -45,7 +45,7 @@ class ConfigurationSerializer(serializers.ModelSerializer):
         ]
 
 
-class BmcSerializer(serializers.ModelSerializer):
+class BmcSerializer(StrictModelSerializer):
     password = serializers.CharField(
         write_only=True,
         max_length=128,
@@ -85,13 +85,13 @@ class BmcSerializer(serializers.ModelSerializer):
         return value
 
 
-class ServerIpSerializer(serializers.ModelSerializer):
+class ServerIpSerializer(StrictModelSerializer):
     class Meta:
         model = IpAddress
         fields = ["id", "address", "family", "is_main"]
 
 
-class ServerSerializer(serializers.ModelSerializer):
+class ServerSerializer(StrictModelSerializer):
     configuration = serializers.SlugRelatedField(
         source="profile",
         slug_field="name",
@@ -107,6 +107,10 @@ class ServerSerializer(serializers.ModelSerializer):
     os_template = serializers.CharField(source="current_os", read_only=True)
     ips = ServerIpSerializer(source="ip_addresses", many=True, read_only=True)
     bmc = BmcSerializer()
+    hardware_info = serializers.SerializerMethodField(
+        help_text="What the last diagnostics reported (the utility image sends cpu, cpus, "
+        "ram_mb and disks), or null before any ran."
+    )
 
     class Meta:
         model = Server
@@ -123,6 +127,7 @@ class ServerSerializer(serializers.ModelSerializer):
             "suspended",
             "owner",
             "os_template",
+            "hardware_info",
             "ips",
             "bmc",
             "notes",
@@ -137,14 +142,18 @@ class ServerSerializer(serializers.ModelSerializer):
     def get_location(self, server) -> str | None:
         return server.rack.location.name if server.rack_id else None
 
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_hardware_info(self, server) -> dict | None:
+        return server.facts or None
 
-class OwnerSerializer(serializers.Serializer):
+
+class OwnerSerializer(StrictSerializer):
     owner = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.all(), help_text="A customer's user id."
     )
 
 
-class IpAllocationSerializer(serializers.Serializer):
+class IpAllocationSerializer(StrictSerializer):
     pool = serializers.PrimaryKeyRelatedField(
         queryset=IpPool.objects.select_related("network"), required=False
     )
@@ -164,7 +173,7 @@ class IpAllocationSerializer(serializers.Serializer):
         return attrs
 
 
-class IpAddressSerializer(serializers.ModelSerializer):
+class IpAddressSerializer(StrictModelSerializer):
     pool = serializers.PrimaryKeyRelatedField(read_only=True)
     network = serializers.CharField(source="pool.network.cidr", read_only=True)
     server = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
@@ -186,7 +195,7 @@ class IpAddressSerializer(serializers.ModelSerializer):
         ]
 
 
-class NetworkSerializer(serializers.ModelSerializer):
+class NetworkSerializer(StrictModelSerializer):
     location = serializers.PrimaryKeyRelatedField(
         queryset=Location.objects.all(), allow_null=True, required=False
     )
@@ -206,12 +215,13 @@ class NetworkSerializer(serializers.ModelSerializer):
             "location",
             "dns_servers",
             "description",
+            "boot",
         ]
         read_only_fields = ["family"]
         extra_kwargs = {"cidr": {"validators": []}}
 
 
-class IpPoolSerializer(serializers.ModelSerializer):
+class IpPoolSerializer(StrictModelSerializer):
     network = serializers.PrimaryKeyRelatedField(queryset=Network.objects.all())
     size = serializers.SerializerMethodField(help_text="Addresses the pool can hand out")
     used = serializers.IntegerField(source="used_count", read_only=True)

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import re_path
 
 from inventory.api import views
 
@@ -15,7 +15,8 @@ def register(router, server_viewset=views.ServerViewSet) -> list:
     router.register("ips", views.IpAddressViewSet, basename="ip")
     server_ips = views.ServerIpViewSet.as_view({"get": "list", "post": "create"})
     server_ip = views.ServerIpViewSet.as_view({"delete": "destroy"})
+    server = r"^servers/(?P<server_pk>[0-9]+)/ips"
     return [
-        path("servers/<int:server_pk>/ips/", server_ips, name="server-ips"),
-        path("servers/<int:server_pk>/ips/<int:pk>/", server_ip, name="server-ip"),
+        re_path(rf"{server}{router.trailing_slash}$", server_ips, name="server-ips"),
+        re_path(rf"{server}/(?P<pk>[0-9]+){router.trailing_slash}$", server_ip, name="server-ip"),
     ]

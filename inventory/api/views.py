@@ -1,7 +1,7 @@
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -17,6 +17,7 @@ from inventory.api.serializers import (
     ServerSerializer,
 )
 from inventory.models import Bmc, HardwareProfile, IpAddress, IpPool, Location, Network, Server
+from panel.api.filters import BooleanFilter, PanelFilterSet
 from panel.api.permissions import AdminWritesOnly, IsAdminRole
 from panel.api.views import PanelViewSet
 
@@ -32,7 +33,7 @@ class ConfigurationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Pan
         return HardwareProfile.objects.with_server_counts().order_by("name")
 
 
-class ServerFilter(filters.FilterSet):
+class ServerFilter(PanelFilterSet):
     configuration = filters.CharFilter(field_name="profile__name")
     location = filters.ModelChoiceFilter(
         field_name="rack__location", queryset=Location.objects.all()
@@ -40,14 +41,15 @@ class ServerFilter(filters.FilterSet):
     power_state = filters.ChoiceFilter(
         field_name="bmc__power_state", choices=Bmc.PowerState.choices
     )
-    free = filters.BooleanFilter(method="filter_free", label="Free to sell")
+    free = BooleanFilter(method="filter_free", label="Free to sell")
 
     class Meta:
         model = Server
         fields = ["state", "rack", "owner", "mac", "suspended"]
 
     def filter_free(self, queryset, name, value):
-        return queryset.filter(Server.free_q()) if value else queryset.exclude(Server.free_q())
+        free = Server.objects.free().values("pk")
+        return queryset.filter(pk__in=free) if value else queryset.exclude(pk__in=free)
 
 
 class ServerViewSet(
@@ -97,11 +99,7 @@ class ServerViewSet(
 
     @extend_schema(request=OwnerSerializer, responses=ServerSerializer, methods=["POST"])
     @extend_schema(request=None, responses={200: ServerSerializer}, methods=["DELETE"])
-    @action(
-        detail=True,
-        methods=["post", "delete"],
-        permission_classes=[*PanelViewSet.permission_classes, IsAdminRole],
-    )
+    @action(detail=True, methods=["post", "delete"])
     def owner(self, request, pk=None):
         """Assign the server to a customer (POST) or take it back (DELETE)."""
         server = self.get_object()
@@ -116,6 +114,7 @@ class ServerViewSet(
         return Response(ServerSerializer(self._fresh(server)).data)
 
 
+@extend_schema(parameters=[OpenApiParameter("server_pk", int, OpenApiParameter.PATH)])
 class ServerIpViewSet(mixins.ListModelMixin, PanelViewSet):
     """A server's addresses: the owner reads them, staff allocate and release."""
 
@@ -144,7 +143,9 @@ class ServerIpViewSet(mixins.ListModelMixin, PanelViewSet):
         fresh = IpAddress.objects.select_related("pool__network", "server").get(pk=allocated.pk)
         return Response(IpAddressSerializer(fresh).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(
+        responses={204: None}, parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)]
+    )
     def destroy(self, request, server_pk=None, pk=None):
         ip = get_object_or_404(self.get_queryset(), pk=pk)
         ipam.release_ip(actor=request.user, ip=ip)
@@ -159,7 +160,7 @@ class NetworkViewSet(
     serializer_class = NetworkSerializer
     permission_classes = [*PanelViewSet.permission_classes, IsAdminRole]
     queryset = Network.objects.order_by("family", "cidr")
-    filterset_fields = ["family", "vlan", "location"]
+    filterset_fields = ["family", "vlan", "location", "boot"]
     search_fields = ["name", "cidr", "description"]
 
     def perform_create(self, serializer):
@@ -186,7 +187,7 @@ class IpPoolViewSet(
         serializer.instance = self.get_queryset().get(pk=pool.pk)
 
 
-class IpAddressFilter(filters.FilterSet):
+class IpAddressFilter(PanelFilterSet):
     network = filters.ModelChoiceFilter(field_name="pool__network", queryset=Network.objects.all())
 
     class Meta:

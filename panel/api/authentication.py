@@ -3,7 +3,7 @@
 from rest_framework import authentication, exceptions
 
 from panel import services
-from panel.audit import client_address
+from panel.sources import client_address
 
 
 class ApiTokenAuthentication(authentication.TokenAuthentication):

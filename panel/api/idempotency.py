@@ -66,9 +66,14 @@ def claim(*, user, key: str, fingerprint: str) -> IdempotencyRecord:
     raise Conflict(f"A request with this {HEADER} is still being processed; retry shortly.")
 
 
+# Answers of a request that ran to a decision: replaying them is right. Anything else (a 409
+# conflict such as "server busy", a 429, a 5xx) may go otherwise on a retry: the key is freed.
+DECIDED = {400, 403, 404, 422}
+
+
 def settle(record: IdempotencyRecord, response: Response) -> None:
-    """Store the answer to replay, or free the key when the server failed."""
-    if response.status_code >= 500:
+    """Store the answer to replay, or free the key when a retry may be answered otherwise."""
+    if not (200 <= response.status_code < 300 or response.status_code in DECIDED):
         record.delete()
         return
     record.response_status = response.status_code

@@ -23,11 +23,16 @@ class IsAdminRole(permissions.BasePermission):
 
 
 class AdminWritesOnly(permissions.BasePermission):
-    """Everyone signed in may read what they can see; only staff may change it."""
+    """Everyone signed in may read what they can see; only staff may change it. Changing what
+    one cannot see is the 404 of a missing object, not a 403 that tells it exists."""
 
     message = "Only hosting staff may change this."
 
     def has_permission(self, request, view):
         if request.method in permissions.SAFE_METHODS:
             return True
-        return bool(request.user and request.user.is_authenticated and request.user.is_admin)
+        if not (request.user and request.user.is_authenticated):
+            return False
+        if not request.user.is_admin:
+            view.check_visible()
+        return request.user.is_admin

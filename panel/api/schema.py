@@ -1,4 +1,21 @@
-"""OpenAPI post-processing: document the error answers every operation can give."""
+"""OpenAPI: the Idempotency-Key header of POSTs, and the error answers every operation can give.
+
+Security schemes come from the authentication classes (drf-spectacular names the token scheme
+`tokenAuth`), so each operation lists each scheme once.
+"""
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter
+
+from panel.api.idempotency import HEADER, MAX_KEY_LENGTH, IdempotentPostMixin
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    HEADER,
+    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+    OpenApiParameter.HEADER,
+    description="Retry safely: the same key and body within 24 hours get the first answer "
+    "again (marked Idempotent-Replayed: true) without acting twice.",
+)
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -30,3 +47,11 @@ def add_error_responses(result, generator, request, public):
                     },
                 )
     return result
+
+
+class PanelAutoSchema(AutoSchema):
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        if self.method == "POST" and isinstance(self.view, IdempotentPostMixin):
+            return [*parameters, IDEMPOTENCY_KEY]
+        return parameters

@@ -1,9 +1,43 @@
+from collections.abc import Mapping
+
 from rest_framework import serializers
 
 from panel.models import AuditEvent, SshKey, User
 
 
-class UserSerializer(serializers.ModelSerializer):
+class RefusesUnknownFields:
+    """A body field the serializer does not write is an error naming it: a caller's typo is a
+    400, never a silently different job. Nested serializers check their own fields."""
+
+    def to_internal_value(self, data):
+        writable = {field.field_name for field in self._writable_fields}
+        refused = {}
+        if isinstance(data, Mapping):
+            refused = {
+                name: ["This field is read-only." if name in self.fields else "Unknown field."]
+                for name in data
+                if name not in writable
+            }
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if refused and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **refused}) from exc
+            raise
+        if refused:
+            raise serializers.ValidationError(refused)
+        return value
+
+
+class StrictSerializer(RefusesUnknownFields, serializers.Serializer):
+    """Base of every plain serializer of the API."""
+
+
+class StrictModelSerializer(RefusesUnknownFields, serializers.ModelSerializer):
+    """Base of every model serializer of the API."""
+
+
+class UserSerializer(StrictModelSerializer):
     password = serializers.CharField(
         write_only=True,
         required=False,
@@ -31,7 +65,7 @@ class UserSerializer(serializers.ModelSerializer):
         extra_kwargs = {"email": {"validators": []}}
 
 
-class UserRefSerializer(serializers.ModelSerializer):
+class UserRefSerializer(StrictModelSerializer):
     """A user as other objects mention them."""
 
     class Meta:
@@ -39,7 +73,7 @@ class UserRefSerializer(serializers.ModelSerializer):
         fields = ["id", "email"]
 
 
-class SshKeySerializer(serializers.ModelSerializer):
+class SshKeySerializer(StrictModelSerializer):
     name = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
     class Meta:
@@ -48,7 +82,7 @@ class SshKeySerializer(serializers.ModelSerializer):
         read_only_fields = ["key_type", "fingerprint", "created_at"]
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
+class AuditEventSerializer(StrictModelSerializer):
     class Meta:
         model = AuditEvent
         fields = [

@@ -1,8 +1,11 @@
 from django.db.models import Count
 from django_filters import rest_framework as filters
 from rest_framework import mixins, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import get_object_or_404
 
 from panel import services
+from panel.api.filters import PanelFilterSet
 from panel.api.idempotency import IdempotentPostMixin
 from panel.api.permissions import IsAdminRole
 from panel.api.serializers import AuditEventSerializer, SshKeySerializer, UserSerializer
@@ -10,7 +13,33 @@ from panel.models import AuditEvent, SshKey, User
 
 
 class PanelViewSet(IdempotentPostMixin, viewsets.GenericViewSet):
-    """Base of every API viewset: POSTs honour Idempotency-Key."""
+    """Base of every API viewset: POSTs honour Idempotency-Key; query parameters the request
+    does not read are refused."""
+
+    # An action's own query parameters, e.g. @action(query_serializer_class=...).
+    query_serializer_class = None
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        unknown = sorted(set(request.query_params) - self.query_parameters())
+        if unknown:
+            raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+
+    def query_parameters(self) -> set[str]:
+        """What the schema documents: a list's pages, filters, search and ordering."""
+        names = set(self.query_serializer_class().fields) if self.query_serializer_class else set()
+        if self.action == "list":
+            sources = [self.paginator, *(backend() for backend in self.filter_backends)]
+            names.update(*(source.query_parameters(self) for source in sources if source))
+        return names
+
+    def check_visible(self) -> None:
+        """404 unless the user may see the object the URL names (a nested view's
+        get_queryset answers 404 itself for a parent they cannot see)."""
+        queryset = self.get_queryset()
+        lookup = self.lookup_url_kwarg or self.lookup_field
+        if lookup in self.kwargs:
+            get_object_or_404(queryset, **{self.lookup_field: self.kwargs[lookup]})
 
 
 class UserViewSet(
@@ -71,7 +100,7 @@ class SshKeyViewSet(
         services.delete_ssh_key(actor=self.request.user, key=instance)
 
 
-class AuditEventFilter(filters.FilterSet):
+class AuditEventFilter(PanelFilterSet):
     since = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

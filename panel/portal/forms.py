@@ -5,7 +5,6 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import ValidationError
 
 from panel import logins, services
-from panel.audit import client_address
 from panel.exceptions import PanelError
 from panel.models import ApiToken, SshKey
 from panel.portal.selectors import POWER_FILTERS
@@ -33,20 +32,8 @@ def submit(form: forms.Form, service, **arguments):
     return None
 
 
-class LoginForm(AuthenticationForm):
+class LoginForm(logins.ThrottledLoginForm, AuthenticationForm):
     """Django's login, refused for a while after repeated failures (panel.logins)."""
-
-    def clean(self):
-        email = self.cleaned_data.get("username", "")
-        address = client_address(self.request)
-        logins.check_allowed(email, address)
-        try:
-            cleaned = super().clean()
-        except ValidationError:
-            logins.record_failure(email, address)
-            raise
-        logins.record_success(email)
-        return cleaned
 
 
 class AuditedPasswordChangeForm(PasswordChangeForm):

@@ -2,13 +2,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from inventory.api.serializers import ServerSerializer
-from panel.api.serializers import UserRefSerializer
+from panel.api.serializers import StrictModelSerializer, StrictSerializer, UserRefSerializer
 from provisioning.bmc import BOOT_DEVICES, POWER_ACTIONS
 from provisioning.installers import RAID_LAYOUTS
 from provisioning.models import Operation, OperationEvent, OsTemplate
 
 
-class OperationBriefSerializer(serializers.ModelSerializer):
+class OperationBriefSerializer(StrictModelSerializer):
     class Meta:
         model = Operation
         fields = ["id", "kind", "state", "step", "progress"]
@@ -27,17 +27,13 @@ class ServerWithOperationSerializer(ServerSerializer):
         return OperationBriefSerializer(active[0]).data if active else None
 
 
-class OperationEventSerializer(serializers.ModelSerializer):
+class OperationEventSerializer(StrictModelSerializer):
     class Meta:
         model = OperationEvent
         fields = ["created_at", "level", "step", "message"]
 
 
-# A crypt hash is not the password, but it can be attacked offline: never shown.
-HIDDEN_PARAMS = {"password_hash"}
-
-
-class OperationSerializer(serializers.ModelSerializer):
+class OperationSerializer(StrictModelSerializer):
     server_name = serializers.CharField(source="server.name", read_only=True)
     requested_by = UserRefSerializer(read_only=True, allow_null=True)
 
@@ -68,7 +64,7 @@ class OperationSerializer(serializers.ModelSerializer):
         data["params"] = {
             name: value
             for name, value in (data["params"] or {}).items()
-            if name not in HIDDEN_PARAMS
+            if name not in Operation.SECRET_PARAMS
         }
         return data
 
@@ -80,14 +76,14 @@ class OperationDetailSerializer(OperationSerializer):
         fields = [*OperationSerializer.Meta.fields, "events"]
 
 
-class TaskAcceptedSerializer(serializers.Serializer):
+class TaskAcceptedSerializer(StrictSerializer):
     """Answer to a request that runs in the background (as DCImanager answers)."""
 
     id = serializers.IntegerField(help_text="The server's id")
     task = serializers.IntegerField(help_text="The operation's id: GET /api/v1/operations/{task}/")
 
 
-class PowerRequestSerializer(serializers.Serializer):
+class PowerRequestSerializer(StrictSerializer):
     action = serializers.ChoiceField(choices=POWER_ACTIONS)
     timeout = serializers.IntegerField(
         required=False,
@@ -97,7 +93,11 @@ class PowerRequestSerializer(serializers.Serializer):
     )
 
 
-class PowerStateSerializer(serializers.Serializer):
+class PowerQuerySerializer(StrictSerializer):
+    refresh = serializers.BooleanField(default=False, help_text="Read the BMC now")
+
+
+class PowerStateSerializer(StrictSerializer):
     power_state = serializers.ChoiceField(choices=["on", "off", "unknown"])
     read_at = serializers.DateTimeField(allow_null=True)
     reachable = serializers.BooleanField(allow_null=True)
@@ -105,12 +105,12 @@ class PowerStateSerializer(serializers.Serializer):
     error = serializers.CharField(allow_blank=True)
 
 
-class BootDeviceRequestSerializer(serializers.Serializer):
+class BootDeviceRequestSerializer(StrictSerializer):
     device = serializers.ChoiceField(choices=BOOT_DEVICES)
     persistent = serializers.BooleanField(default=False)
 
 
-class OsTemplateSerializer(serializers.ModelSerializer):
+class OsTemplateSerializer(StrictModelSerializer):
     tags = serializers.ListField(
         child=serializers.CharField(max_length=50), required=False, max_length=20
     )
@@ -154,7 +154,7 @@ class PublicOsTemplateSerializer(OsTemplateSerializer):
         fields = ["id", "name", "family", "description", "tags"]
 
 
-class InstallRequestSerializer(serializers.Serializer):
+class InstallRequestSerializer(StrictSerializer):
     os_template = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
     raid = serializers.ChoiceField(choices=list(RAID_LAYOUTS), default="no_raid")
     password = serializers.CharField(
@@ -169,9 +169,9 @@ class InstallRequestSerializer(serializers.Serializer):
     reboot = serializers.ChoiceField(choices=["auto", "manual"], default="auto")
 
 
-class DiagnosticsRequestSerializer(serializers.Serializer):
+class DiagnosticsRequestSerializer(StrictSerializer):
     wipe = serializers.ChoiceField(choices=["none", "simple", "full"], default="none")
 
 
-class WipeRequestSerializer(serializers.Serializer):
+class WipeRequestSerializer(StrictSerializer):
     mode = serializers.ChoiceField(choices=["simple", "full"])

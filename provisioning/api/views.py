@@ -1,5 +1,5 @@
 from django.db.models import Prefetch
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -17,6 +17,7 @@ from provisioning.api.serializers import (
     OperationDetailSerializer,
     OperationSerializer,
     OsTemplateSerializer,
+    PowerQuerySerializer,
     PowerRequestSerializer,
     PowerStateSerializer,
     PublicOsTemplateSerializer,
@@ -53,9 +54,7 @@ class OperatedServerViewSet(ServerViewSet):
         )
 
     @extend_schema(
-        methods=["GET"],
-        responses=PowerStateSerializer,
-        parameters=[OpenApiParameter("refresh", bool, description="Read the BMC now")],
+        methods=["GET"], responses=PowerStateSerializer, parameters=[PowerQuerySerializer]
     )
     @extend_schema(
         methods=["POST"], request=PowerRequestSerializer, responses={202: TaskAcceptedSerializer}
@@ -64,6 +63,7 @@ class OperatedServerViewSet(ServerViewSet):
         detail=True,
         methods=["get", "post"],
         permission_classes=OWNERS_MAY,
+        query_serializer_class=PowerQuerySerializer,
     )
     def power(self, request, pk=None):
         """Power state (GET) or a power action (POST: on, off, soft_off, reset, cycle)."""
@@ -74,9 +74,11 @@ class OperatedServerViewSet(ServerViewSet):
             return accepted(
                 services.request_power(actor=request.user, server=server, **payload.validated_data)
             )
+        query = self.query_serializer_class(data=request.query_params)
+        query.is_valid(raise_exception=True)
         bmc = server.bmc
         error = bmc.last_error
-        if request.query_params.get("refresh", "").lower() in ("1", "true", "yes"):
+        if query.validated_data["refresh"]:
             try:
                 powersync.read_now(bmc)
                 error = ""

@@ -5,7 +5,8 @@ Control API (JSON, on 127.0.0.1:<control port>):
   POST /machines/<bmc port>  change it: {"power", "acpi_responsive", "silent", "boot_device",
                              "lose_datagrams": [n, ...] (lose the n-th datagram from now),
                              "boot_url" (the panel its network boot asks; "" for none),
-                             "install_seconds", "install_outcome": "succeed"|"fail"|"hang"}
+                             "install_seconds", "install_outcome": "succeed"|"fail"|"hang",
+                             "fresh": true (forget its history: counters, console, OS)}
 """
 
 import json
@@ -56,6 +57,8 @@ class Lab:
 
     def change(self, port: int, changes: dict) -> dict:
         bmc = self.bmcs[port]
+        if changes.get("fresh"):
+            bmc.machine.forget_history()
         if "silent" in changes:
             bmc.silent = bool(changes["silent"])
         if "acpi_responsive" in changes:

@@ -1,6 +1,8 @@
 """The simulated server behind a BMC: power, boot device, an OS that obeys ACPI, and a
 network boot that really talks to the panel (see netboot)."""
 
+import functools
+import socket
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -13,6 +15,23 @@ INSTALL_OUTCOMES = ("succeed", "fail", "hang")
 def simlab_mac(port: int) -> str:
     """The PXE MAC of the machine behind the BMC on `port` (enrolment and the demo use it)."""
     return f"52:54:00:{port >> 16 & 0xFF:02x}:{port >> 8 & 0xFF:02x}:{port & 0xFF:02x}"
+
+
+@functools.cache
+def _loopback_aliases() -> bool:
+    """Linux answers all of 127.0.0.0/8 on loopback; other systems only 127.0.0.1."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.1.0.1", 0))
+        except OSError:
+            return False
+    return True
+
+
+def simlab_address(port: int) -> str:
+    """The address the machine behind the BMC on `port` boots from: its own in 127.1.0.0/16
+    where the system allows it, so the panel tells machines apart (and binds tickets)."""
+    return f"127.1.{port >> 8 & 0xFF}.{port & 0xFF}" if _loopback_aliases() else "127.0.0.1"
 
 
 @dataclass
@@ -43,6 +62,10 @@ class SimMachine:
     def mac(self) -> str:
         return simlab_mac(self.port)
 
+    @property
+    def address(self) -> str:
+        return simlab_address(self.port)
+
     def say(self, line: str) -> None:
         """What its screen shows (the control API returns the last lines)."""
         self.console.append(line)
@@ -60,6 +83,13 @@ class SimMachine:
             self.say("PXE: no DHCP offer on the boot network; booting from the local disk")
             return
         threading.Thread(target=netboot.run, args=(self,), daemon=True).start()
+
+    def forget_history(self) -> None:
+        """As if newly racked: no boots counted, nothing on screen, an empty disk."""
+        with self._lock:
+            self.power_on_count = self.netboots = 0
+            self.os = ""
+            self.console.clear()
 
     def installed(self, os_name: str) -> None:
         """The installer finished and rebooted the machine into its new system."""
@@ -107,6 +137,7 @@ class SimMachine:
         return {
             "port": self.port,
             "mac": self.mac,
+            "address": self.address,
             "power": self.power,
             "boot_device": self.boot_device,
             "boot_persistent": self.boot_persistent,

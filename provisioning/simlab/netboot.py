@@ -1,17 +1,17 @@
 """A simlab machine's network boot, played against the panel's real boot endpoints.
 
-It does over HTTP what iPXE and an installer do: fetch `/boot/ipxe?mac=`, follow the
-script's kernel arguments to the installer config (or cloud-init's user-data), send the
-reports the config's own commands would send, ending with `done` (or fail, or go silent,
-as the machine's `install_outcome` says), then reboot into the new system.
+It does over HTTP what iPXE and an installer do, from the machine's own address: fetch
+`/boot/ipxe?mac=`, follow the script's kernel arguments to the installer config (or
+cloud-init's user-data), send the reports the config's own commands would send, ending with
+`done` (or fail, or go silent, as the machine's `install_outcome` says), then reboot into
+the new system.
 """
 
+import http.client
 import logging
 import re
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
 logger = logging.getLogger(__name__)
 
@@ -33,41 +33,63 @@ class NetbootError(Exception):
     pass
 
 
-def _get(url: str) -> str:
+def request(method: str, url: str, *, source: str, **form) -> tuple[int, str]:
+    """One HTTP request sent from `source` (a loopback address of this host), form-encoded
+    `form` as its body: the status and the text of the answer."""
+    parts = urllib.parse.urlsplit(url)
+    connection_class = (
+        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    )
+    connection = connection_class(
+        parts.hostname, parts.port, timeout=HTTP_TIMEOUT, source_address=(source, 0)
+    )
+    headers = {"Content-Type": "application/x-www-form-urlencoded"} if form else {}
     try:
-        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as response:  # noqa: S310
-            return response.read().decode()
-    except (urllib.error.URLError, OSError) as exc:
-        raise NetbootError(f"GET {url}: {exc}") from exc
+        connection.request(
+            method,
+            parts.path + (f"?{parts.query}" if parts.query else ""),
+            body=urllib.parse.urlencode(form) if form else None,
+            headers=headers,
+        )
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    except OSError as exc:
+        raise NetbootError(f"{method} {url}: {exc}") from exc
+    finally:
+        connection.close()
 
 
-def _post(url: str, **fields) -> None:
-    data = urllib.parse.urlencode(fields).encode()
-    try:
-        with urllib.request.urlopen(url, data=data, timeout=HTTP_TIMEOUT):  # noqa: S310
-            pass
-    except urllib.error.HTTPError as exc:
-        logger.warning("simlab: the panel answered %s to an installer report", exc.code)
-    except (urllib.error.URLError, OSError) as exc:
-        raise NetbootError(f"POST {url}: {exc}") from exc
+def _get(machine, url: str) -> str:
+    status, text = request("GET", url, source=machine.address)
+    if status != 200:
+        raise NetbootError(f"GET {url}: HTTP {status}")
+    return text
 
 
-def _fetch_config(kernel_line: str) -> str:
+def _post(machine, url: str, **fields) -> None:
+    status, _ = request("POST", url, source=machine.address, **fields)
+    if status >= 300:
+        logger.warning("simlab: the panel answered %s to an installer report", status)
+
+
+def _fetch_config(machine, kernel_line: str) -> str:
     """What the installer reads: the config URL in its kernel arguments (autoinstall's
-    nocloud-net reads user-data and meta-data beneath it)."""
+    nocloud-net reads user-data and meta-data beneath it). Its screen shows the URL."""
     found = CONFIG_URL.search(kernel_line)
     if found is None:
         raise NetbootError("the boot script names no installer config")
     url = found.group(1)
+    machine.say(f"Installer: reading {url}")
     if "ds=nocloud" in kernel_line:
-        _get(f"{url}/meta-data")
-        return _get(f"{url}/user-data")
-    return _get(url)
+        _get(machine, f"{url}/meta-data")
+        return _get(machine, f"{url}/user-data")
+    return _get(machine, url)
 
 
 def _reports(config: str) -> list[dict]:
     """What the config's own commands would report, in order, its shell variables filled."""
-    shell = {"$facts": SIMULATED_FACTS, "$disk": "sda"}
+    wiped = WIPED.search(config)
+    shell = {"$facts": SIMULATED_FACTS, "$disk": "sda", "$wipe": wiped[1] if wiped else "none"}
     reports = []
     for raw in REPORT.findall(config):
         report = dict(urllib.parse.parse_qsl(raw))
@@ -87,7 +109,7 @@ def _install(machine, config: str, os_name: str) -> None:
     events = found.group(0)
     pause = machine.install_seconds / len(reports)
     for report in reports[:-1]:
-        _post(events, **report)
+        _post(machine, events, **report)
         machine.say(f"Installer: {report.get('message') or report['event']}")
         if machine.install_outcome == "hang":
             machine.say("Installer: (hangs)")
@@ -95,10 +117,10 @@ def _install(machine, config: str, os_name: str) -> None:
         time.sleep(pause)
     if machine.install_outcome == "fail":
         failure = "Simulated failure: disk sdb did not answer"
-        _post(events, event="failed", message=failure)
+        _post(machine, events, event="failed", message=failure)
         machine.say("Installer: failed")
         return
-    _post(events, **reports[-1])
+    _post(machine, events, **reports[-1])
     machine.say("Installer: done; rebooting")
     time.sleep(pause)
     machine.installed(_system_after(config, machine.os, os_name))
@@ -114,7 +136,7 @@ def _system_after(config: str, before: str, os_name: str) -> str:
 def run(machine) -> None:
     """One network boot, in its own thread: the firmware asks the panel what to boot."""
     try:
-        script = _get(f"{machine.boot_url}/boot/ipxe?mac={machine.mac}")
+        script = _get(machine, f"{machine.boot_url}/boot/ipxe?mac={machine.mac}")
         machine.say(f"iPXE: fetched {machine.boot_url}/boot/ipxe")
         kernel_line = next((ln for ln in script.splitlines() if ln.startswith("kernel ")), None)
         if kernel_line is None:
@@ -123,7 +145,7 @@ def run(machine) -> None:
         announced = ANNOUNCED.search(script)
         os_name = announced.group(1) if announced else "an OS installed by Metalpanel"
         machine.say(f"iPXE: loading the installer of {os_name}")
-        _install(machine, _fetch_config(kernel_line), os_name)
+        _install(machine, _fetch_config(machine, kernel_line), os_name)
     except NetbootError as exc:
         machine.say(f"Network boot failed: {exc}; the machine stops here")
         logger.warning("simlab: machine %s: network boot failed: %s", machine.port, exc)

@@ -43,12 +43,26 @@ def chromium():
 
 @pytest.fixture
 def page(chromium, live_server):
+    """A page of a fresh context; the test fails if the page logged an error (a script error,
+    or anything the Content-Security-Policy refused)."""
     context = chromium.new_context(
         base_url=live_server.url, viewport={"width": 1280, "height": 900}
     )
     context.set_default_timeout(20_000)
-    yield context.new_page()
+    page = context.new_page()
+    errors = []
+    page.on(
+        "console",
+        lambda message: (
+            message.type == "error"
+            and errors.append(f"{message.text} ({message.location.get('url')})")
+        ),
+    )
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.console_errors = errors
+    yield page
     context.close()
+    assert not errors, errors
 
 
 @pytest.fixture
@@ -79,6 +93,21 @@ def log_in(page, email: str, password: str = PASSWORD) -> None:
 
 def wait_for_state(page, state: str, timeout: float = 60_000) -> None:
     page.locator("#live .badge", has_text=state).wait_for(timeout=timeout)
+
+
+def test_staff_pages_and_the_api_docs_run_under_the_content_security_policy(page, admin):
+    server = make_server(actor=admin, name="csp-check-01")
+    log_in(page, admin.email)
+    for url in (
+        "/admin/",
+        "/admin/dashboard/",
+        "/admin/inventory/server/",
+        f"/admin/inventory/server/{server.pk}/change/",
+    ):
+        assert page.goto(url).status == 200
+    page.goto("/api/docs/")
+    sync_api.expect(page.get_by_role("heading", name=re.compile("Metalpanel API"))).to_be_visible()
+    shoot(page, "api-docs")
 
 
 def test_a_wrong_password_shows_the_error(page, customer):
@@ -148,6 +177,8 @@ def test_another_customers_server_is_not_found(page, customer, admin, other_cust
     assert response.status == 404
     sync_api.expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     assert "someone-elses" not in page.content()
+    assert len(page.console_errors) == 1 and "404" in page.console_errors[0]
+    page.console_errors.clear()  # the one error this test expects
 
 
 def test_pages_fit_a_phone_and_start_with_a_skip_link(page, customer, admin):

@@ -2,17 +2,20 @@
 -> the machine fetches /boot/ipxe, its config and reports progress over real HTTP to a
 live panel -> finalize. Also its failures, and a worker killed along the way."""
 
+import re
 import time
 
 import pytest
 from django_q.brokers import get_broker
 
+from inventory import ipam
 from inventory.models import Server
 from panel.models import AuditEvent
-from provisioning import engine
+from provisioning.install import NETBOOT_STEPS
 from provisioning.models import BootTicket, Operation, OsTemplate
+from provisioning.simlab import netboot
 from tests.e2e.workers import Qcluster, wait_until
-from tests.factories import ED25519
+from tests.factories import ED25519, make_pool
 
 pytestmark = [
     pytest.mark.e2e,
@@ -107,7 +110,9 @@ def test_diagnostics_store_the_hardware_facts(owner_api, lab_server, simlab, mac
     assert op.state == "succeeded", op.error
     facts = Server.objects.get(pk=lab_server.pk).facts
     assert facts["cpus"] == 12 and facts["disks"] == "sda sdb"
-    assert "The server was off; powered it on." in op.events.values_list("message", flat=True)
+    messages = list(op.events.values_list("message", flat=True))
+    assert "The server was off; powered it on." in messages
+    assert not [m for m in messages if "Wiped" in m]  # wipe "none" wipes nothing
 
 
 def assert_installed_once(op: Operation, machine: dict) -> None:
@@ -159,12 +164,56 @@ def test_a_worker_killed_mid_step(owner_api, lab_server, simlab, machine):
         first.stop()
     simlab.change(machine, silent=False)
     time.sleep(LEASE_SECONDS + 0.5)
-    second = Qcluster(**WORKER)
+    second = Qcluster(**WORKER)  # its own recovery takes the operation over
     try:
-        assert engine.recover() == [op_id]
         op = ended(op_id)
     finally:
         second.kill()  # done with it; a graceful stop takes django-q2 up to 20 s
     assert_installed_once(op, simlab.machine(machine))
     messages = op.events.values_list("message", flat=True)
     assert any(m.startswith("Resumed at step 'set_network_boot'") for m in messages)
+
+
+ATTACKER = "127.0.0.66"  # another host on the boot network (all of 127/8 is loopback)
+SNIFFED = re.compile(r"/boot/config/([\w-]+)")
+
+
+def test_a_machine_on_another_address_cannot_take_over_an_install(
+    admin, owner_api, lab_server, simlab, machine, live_server, worker
+):
+    """The MAC-takeover attack: while the real machine installs, another host on the boot
+    network asks for the victim's boot script by MAC, then uses the ticket it sniffed off
+    the wire (boot traffic is plain HTTP) to read the config and report the end. It is
+    refused and audited; the real machine installs undisturbed."""
+    victim = simlab.change(machine, install_seconds=6)
+    pool = make_pool(cidr="127.1.0.0/16", first="127.1.0.1", last="127.1.255.254", boot=True)
+    ipam.allocate_ip(actor=admin, server=lab_server, pool=pool, address=victim["address"])
+
+    def attack(method: str, path: str, **form) -> tuple[int, str]:
+        return netboot.request(method, f"{live_server.url}{path}", source=ATTACKER, **form)
+
+    op_id = install(owner_api, lab_server, os_template=alma(), password="Correct-Horse-9")
+    netbooting = Operation.objects.filter(pk=op_id, step__in=(*NETBOOT_STEPS, "installing"))
+    # Asking as the install is requested, and again once the panel reboots the machine.
+    for moment in ("requested", "netbooting"):
+        if moment == "netbooting":
+            wait_until(netbooting.exists)
+        status, script = attack("GET", f"/boot/ipxe?mac={lab_server.mac}")
+        assert status == 200 and "kernel" not in script and "/boot/config/" not in script, moment
+
+    fetched = ("config_fetched", "done")
+    wait_until(lambda: BootTicket.objects.filter(operation=op_id, state__in=fetched).exists())
+    console = simlab.machine(machine)["console"]
+    sniffed = [m.group(1) for line in console if (m := SNIFFED.search(line))][-1]
+    for path in (f"/boot/config/{sniffed}", f"/boot/config/{sniffed}/meta-data"):
+        assert attack("GET", path)[0] == 404
+    assert attack("POST", f"/boot/events/{sniffed}", event="failed", message="pwned")[0] == 404
+    assert attack("POST", f"/boot/events/{sniffed}", event="done")[0] == 404
+
+    op = ended(op_id)
+    assert_installed_once(op, simlab.wait_for(machine, os="AlmaLinux 9"))
+    assert BootTicket.objects.get(operation=op).source_address == victim["address"]
+    refused = AuditEvent.objects.filter(action="boot.refused", source_ip=ATTACKER)
+    assert {e.detail["endpoint"] for e in refused} == {"ipxe", "config", "meta-data", "events"}
+    assert not AuditEvent.objects.filter(action="boot.refused").exclude(source_ip=ATTACKER)
+    assert "pwned" not in str(list(op.events.values_list("message", flat=True)))

@@ -2,12 +2,17 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from django.db import connection
+
+from tests.simlab import free_tcp_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,12 +31,14 @@ def worker_environment(**overrides) -> dict:
     return {**env, **{key: str(value) for key, value in overrides.items()}}
 
 
-class Qcluster:
-    def __init__(self, **settings):
+class PanelProcess:
+    """A process of the panel's (worker cluster, web server) in its own process group."""
+
+    def __init__(self, command: list[str], **settings):
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
+            command,
             cwd=ROOT,
-            env=worker_environment(PANEL_WORKERS=1, **settings),
+            env=worker_environment(**settings),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -49,6 +56,73 @@ class Qcluster:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class Qcluster(PanelProcess):
+    def __init__(self, **settings):
+        super().__init__(
+            [sys.executable, "manage.py", "qcluster"], **{"PANEL_WORKERS": 1, **settings}
+        )
+
+
+class Gunicorn(PanelProcess):
+    """The panel served by gunicorn on a free port, on the test database."""
+
+    def __init__(self, workers: int = 2, **settings):
+        self.port = free_tcp_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "panel.wsgi",
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "-w",
+                str(workers),
+                "--access-logfile",
+                "/dev/null",
+            ],
+            **settings,
+        )
+        wait_until(self._answers)
+
+    def _answers(self) -> bool:
+        try:
+            urllib.request.urlopen(f"{self.url}/login/", timeout=2).close()  # noqa: S310
+        except (urllib.error.URLError, OSError):
+            return False
+        return True
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port, that the test can stop and start."""
+
+    def __init__(self):
+        self.port = free_tcp_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until(self._answers)
+
+    def _answers(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
 
 def wait_until(condition, timeout: float = 30, interval: float = 0.2):

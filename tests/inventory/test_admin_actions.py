@@ -71,6 +71,18 @@ def test_assign_and_release_owner(staff, admin, customer):
     assert AuditEvent.objects.filter(action="server.release_owner").count() == 1
 
 
+def test_delete_asks_then_deletes_each_server_the_service_allows(staff, admin, customer):
+    idle = make_server(actor=admin, name="x-1")
+    owned = make_server(actor=admin, name="x-2", owner=customer)
+    form_page = shown(act(staff, "delete_servers", [idle, owned]))
+    assert "Delete from inventory" in form_page and Server.objects.count() == 2
+    page = shown(act(staff, "delete_servers", [idle, owned], apply="1"))
+    assert "Deleted: x-1." in page
+    assert "Refused: x-2: x-2 is assigned to owner@example.test; release it first." in page
+    assert list(Server.objects.values_list("name", flat=True)) == ["x-2"]
+    assert AuditEvent.objects.filter(action="server.delete").count() == 1
+
+
 def test_csv_import_page(staff):
     make_profile(name="E-2236")
     header = "name,configuration,bmc_address,bmc_username,bmc_password\n"

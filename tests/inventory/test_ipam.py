@@ -109,3 +109,15 @@ def test_networks_do_not_overlap_and_need_a_canonical_cidr(admin):
     with pytest.raises(ValidationError) as error:
         ipam.create_network(actor=admin, name="c", cidr="10.1.0.0/24", gateway="10.2.0.1")
     assert "gateway" in error.value.message_dict
+
+
+def test_a_server_in_no_rack_takes_addresses_only_from_networks_without_a_location(
+    admin, free_server
+):
+    """Its location is unknown: a located network might be in another datacenter."""
+    located = make_pool(location=make_rack().location)
+    with pytest.raises(ValidationError) as error:
+        ipam.allocate_ip(actor=admin, server=free_server, pool=located)
+    assert "has no rack" in error.value.message_dict["pool"][0]
+    global_pool = make_pool(cidr="198.51.100.0/24", first="198.51.100.10", last="198.51.100.20")
+    assert ipam.allocate_ip(actor=admin, server=free_server, pool=global_pool).pool == global_pool

@@ -1,8 +1,8 @@
 import pytest
 
 from inventory import ipam
-from inventory.models import IpAddress
-from tests.factories import make_pool, make_server
+from inventory.models import IpAddress, Location
+from tests.factories import make_pool, make_rack, make_server
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_other_customer_sees_none_of_them(other_api, owned_server, admin, pool):
     assert other_api.get(ips_url(owned_server)).status_code == 404
     assert other_api.get("/api/v1/ips/").json()["results"] == []
     assert other_api.get(f"/api/v1/ips/{ip.pk}/").status_code == 404
-    assert other_api.delete(f"{ips_url(owned_server)}{ip.pk}/").status_code in (403, 404)
+    assert other_api.delete(f"{ips_url(owned_server)}{ip.pk}/").status_code == 404
     assert IpAddress.objects.filter(pk=ip.pk).exists()
 
 
@@ -110,3 +110,58 @@ def test_ip_lists_take_bounded_queries(admin_api, admin, django_assert_max_num_q
     server = make_server()
     with django_assert_max_num_queries(6):
         assert admin_api.get(ips_url(server)).status_code == 200
+
+
+@pytest.fixture
+def fra1_pool(admin):
+    return make_pool(
+        cidr="203.0.113.0/24",
+        first="203.0.113.10",
+        last="203.0.113.20",
+        location=Location.objects.create(name="FRA1"),
+    )
+
+
+@pytest.fixture
+def ams1_server(admin, customer):
+    rack = make_rack(location=Location.objects.create(name="AMS1"))
+    return make_server(actor=admin, owner=customer, name="web-ams", rack=rack, unit=1)
+
+
+def test_an_address_of_another_location_is_refused_naming_both(
+    anonymous_api, other_api, owner_api, admin_api, ams1_server, fra1_pool
+):
+    url = ips_url(ams1_server)
+    assert anonymous_api.post(url, {"pool": fra1_pool.pk}, format="json").status_code == 401
+    assert other_api.post(url, {"pool": fra1_pool.pk}, format="json").status_code in (403, 404)
+    assert owner_api.post(url, {"pool": fra1_pool.pk}, format="json").status_code == 403
+    for body, field in (
+        ({"pool": fra1_pool.pk}, "pool"),
+        ({"network": fra1_pool.network_id}, "network"),
+        ({"address": "203.0.113.15"}, "address"),
+    ):
+        response = admin_api.post(url, body, format="json")
+        assert response.status_code == 400, response.content
+        message = response.json()[field][0]
+        assert "FRA1" in message and "AMS1" in message, message
+    assert not IpAddress.objects.exists()
+
+
+def test_networks_without_a_location_serve_every_location(admin_api, ams1_server, pool):
+    response = admin_api.post(ips_url(ams1_server), {"pool": pool.pk}, format="json")
+    assert response.status_code == 201, response.content
+
+
+def test_staff_cannot_move_an_address_to_a_server_elsewhere_in_the_admin(
+    client, admin, ams1_server, fra1_pool
+):
+    here = make_server(actor=admin, rack=make_rack(location=fra1_pool.network.location), unit=1)
+    ip = ipam.allocate_ip(actor=admin, server=here, pool=fra1_pool)
+    client.force_login(admin)
+    response = client.post(
+        f"/admin/inventory/ipaddress/{ip.pk}/change/",
+        {"server": ams1_server.pk, "is_main": "on", "status": "allocated"},
+    )
+    assert response.status_code == 200
+    assert "FRA1" in response.content.decode() and "AMS1" in response.content.decode()
+    assert IpAddress.objects.get(pk=ip.pk).server == here

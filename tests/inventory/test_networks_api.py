@@ -123,3 +123,18 @@ def test_configurations_show_free_and_total_servers(
     detail = admin_api.get(f"/api/v1/configurations/{profile.pk}/").json()
     assert detail["free_server_count"] == 1
     assert admin_api.post("/api/v1/configurations/", {}, format="json").status_code == 405
+
+
+def test_staff_flag_a_boot_network_and_filter_by_it(admin_api):
+    made = admin_api.post(
+        "/api/v1/networks/",
+        {"name": "provisioning", "cidr": "10.20.0.0/24", "boot": True},
+        format="json",
+    )
+    assert made.status_code == 201, made.content
+    assert made.json()["boot"] is True
+    admin_api.post("/api/v1/networks/", {"name": "pub", "cidr": "203.0.113.0/24"}, format="json")
+    listed = admin_api.get("/api/v1/networks/?boot=true").json()["results"]
+    assert [network["name"] for network in listed] == ["provisioning"]
+    audit = admin_api.get("/api/v1/audit-events/?action=network.create").json()["results"]
+    assert {event["detail"]["boot"] for event in audit} == {True, False}

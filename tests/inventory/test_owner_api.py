@@ -13,9 +13,10 @@ def test_anonymous_cannot_assign(anonymous_api, free_server, customer):
 def test_customers_cannot_assign_or_release(
     owner_api, other_api, owned_server, free_server, customer
 ):
-    assert owner_api.post(owner_url(free_server), {"owner": customer.pk}).status_code == 403
+    # A server they cannot see is a 404, as if it did not exist; their own one a 403.
+    assert owner_api.post(owner_url(free_server), {"owner": customer.pk}).status_code == 404
     assert owner_api.delete(owner_url(owned_server)).status_code == 403
-    assert other_api.delete(owner_url(owned_server)).status_code == 403
+    assert other_api.delete(owner_url(owned_server)).status_code == 404
     owned_server.refresh_from_db()
     assert owned_server.owner == customer
 

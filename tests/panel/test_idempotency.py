@@ -1,4 +1,8 @@
+import pytest
+from rest_framework.response import Response
+
 from inventory.models import IpAddress
+from panel.api import idempotency
 from panel.models import AuditEvent, IdempotencyRecord
 from tests.factories import ED25519, make_pool
 
@@ -77,3 +81,61 @@ def test_an_overlong_key_is_a_field_error(admin_api, free_server):
     )
     assert response.status_code == 400
     assert "Idempotency-Key" in response.json()
+
+
+def test_a_conflict_is_not_stored_so_the_retry_goes_through(
+    admin_api, free_server, customer, other_customer
+):
+    url = f"/api/v1/servers/{free_server.pk}/owner/"
+    admin_api.post(url, {"owner": other_customer.pk}, format="json")
+    busy = admin_api.post(url, {"owner": customer.pk}, format="json", HTTP_IDEMPOTENCY_KEY="b-1")
+    assert busy.status_code == 409
+    admin_api.delete(url)
+    retry = admin_api.post(url, {"owner": customer.pk}, format="json", HTTP_IDEMPOTENCY_KEY="b-1")
+    assert retry.status_code == 200
+    assert "Idempotent-Replayed" not in retry
+    assert IdempotencyRecord.objects.get(key="b-1").response_status == 200
+
+
+@pytest.mark.parametrize(
+    ("status", "stored"),
+    [
+        (200, True),
+        (201, True),
+        (202, True),
+        (400, True),
+        (403, True),
+        (404, True),
+        (422, True),
+        (409, False),
+        (429, False),
+        (500, False),
+        (503, False),
+    ],
+)
+def test_only_answers_that_decided_are_stored(admin, status, stored):
+    record = idempotency.claim(user=admin, key=f"k-{status}", fingerprint="f")
+    idempotency.settle(record, Response({"detail": "x"}, status=status))
+    assert IdempotencyRecord.objects.filter(key=f"k-{status}").exists() == stored
+
+
+def test_every_post_documents_the_idempotency_key_header(client):
+    schema = client.get("/api/schema/?format=json").json()
+    posts = [
+        item["post"]
+        for path, item in schema["paths"].items()
+        if "post" in item and path.startswith("/api/")  # not the machines' boot endpoints
+    ]
+    assert len(posts) > 10
+    for post in posts:
+        headers = [p for p in post.get("parameters", []) if p["in"] == "header"]
+        assert [h["name"] for h in headers] == ["Idempotency-Key"], post["operationId"]
+
+
+def test_each_operation_names_token_auth_once(client):
+    schema = client.get("/api/schema/?format=json").json()
+    api = [item for path, item in schema["paths"].items() if path.startswith("/api/")]
+    for item in api:
+        for operation in item.values():
+            names = [name for entry in operation["security"] for name in entry]
+            assert names.count("tokenAuth") == 1, operation["operationId"]

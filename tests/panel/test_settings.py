@@ -10,13 +10,14 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from panel.audit import client_address
+from panel.sources import client_address
 
 ROOT = Path(__file__).resolve().parents[2]
 PRINT_SETTINGS = (
     "import json, panel.settings as s; "
     "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], "
-    "'name': s.DATABASES['default']['NAME'], 'q': s.Q_CLUSTER, 'debug': s.DEBUG}))"
+    "'name': s.DATABASES['default']['NAME'], 'q': s.Q_CLUSTER, 'debug': s.DEBUG, "
+    "'boot_cidrs': s.PANEL_BOOT_ALLOWED_CIDRS}))"
 )
 
 
@@ -66,6 +67,15 @@ def test_database_url_and_redis_url_switch_to_postgres_and_redis():
     assert "orm" not in loaded["q"]
 
 
+def test_no_address_may_use_the_boot_endpoints_unless_configured():
+    assert json.loads(load_settings(SECRET_KEY="x").stdout)["boot_cidrs"] == []
+    allowed = load_settings(SECRET_KEY="x", PANEL_BOOT_ALLOWED_CIDRS="10.9.0.0/16, 10.0.0.2")
+    assert json.loads(allowed.stdout)["boot_cidrs"] == ["10.9.0.0/16", "10.0.0.2"]
+    refused = load_settings(SECRET_KEY="x", PANEL_BOOT_ALLOWED_CIDRS="10.9.0.1/16")
+    assert refused.returncode != 0
+    assert "PANEL_BOOT_ALLOWED_CIDRS: 10.9.0.1/16 has host bits set" in refused.stderr
+
+
 def test_debug_runs_without_a_secret_key():
     assert json.loads(load_settings(DEBUG="1").stdout)["debug"] is True
 
@@ -87,5 +97,20 @@ def test_the_configured_broker_carries_a_message():
 def test_client_address_trusts_only_the_configured_proxies(rf):
     request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")
     assert client_address(request) == "10.0.0.1"
-    with override_settings(PANEL_TRUSTED_PROXY_COUNT=1):
+    with override_settings(PANEL_TRUSTED_PROXY_COUNT=1, PANEL_TRUSTED_PROXY_CIDRS=["10.0.0.0/24"]):
         assert client_address(request) == "203.0.113.9"
+
+
+@override_settings(PANEL_TRUSTED_PROXY_COUNT=1, PANEL_TRUSTED_PROXY_CIDRS=["10.0.0.0/24"])
+def test_a_client_that_bypasses_the_proxy_cannot_claim_another_address(rf):
+    spoofed = rf.get("/", REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="10.20.0.7")
+    assert client_address(spoofed) == "203.0.113.9"
+
+
+@override_settings(PANEL_TRUSTED_PROXY_COUNT=1, PANEL_TRUSTED_PROXY_CIDRS=["10.0.0.0/24"])
+def test_a_hop_that_is_not_an_address_is_not_believed(rf):
+    for junk in ("not-an-ip", "10.0.0.300", "", " , "):
+        request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=junk)
+        assert client_address(request) == "10.0.0.1"
+    mapped = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="::ffff:192.0.2.5")
+    assert client_address(mapped) == "192.0.2.5"

@@ -82,3 +82,35 @@ def test_key_list_takes_bounded_queries(db, django_assert_max_num_queries):
     api.post("/api/v1/ssh-keys/", {"public_key": ECDSA}, format="json")
     with django_assert_max_num_queries(4):
         assert api.get("/api/v1/ssh-keys/").json()["count"] == 2
+
+
+CONTROL = "Control characters (line breaks included) are not allowed in an SSH key"
+
+
+@pytest.mark.parametrize(
+    "comment",
+    [
+        "alice\r@laptop",
+        "alice\rMETALPANEL_KEYS",
+        "x\x1b[2Jcleared",
+        "tab\there",
+        "line\u2028separator",
+        "next\x85line",
+        "bell\x07",
+    ],
+)
+def test_a_key_whose_comment_has_a_control_character_is_refused(owner_api, comment):
+    public_key = " ".join(ED25519.split()[:2]) + " " + comment
+    response = owner_api.post(
+        "/api/v1/ssh-keys/", {"name": "k", "public_key": public_key}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert CONTROL in response.json()["public_key"][0]
+    assert not SshKey.objects.exists()
+
+
+def test_the_portal_refuses_a_key_with_a_carriage_return_too(client, customer):
+    client.force_login(customer)
+    page = client.post("/keys/", {"name": "", "public_key": ED25519 + "\r%end"})
+    assert CONTROL in page.content.decode()
+    assert not SshKey.objects.exists()

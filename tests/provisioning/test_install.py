@@ -1,32 +1,16 @@
 """Install end to end: API -> worker steps -> simlab BMC, with the machine's side (iPXE
 script, config, installer reports) played through the boot endpoints."""
 
+import importlib
 import re
 
 import pytest
 from django.utils import timezone
 
 from inventory.models import Server
-from panel.models import SshKey
 from provisioning.models import BootTicket, Operation, OsTemplate
 from provisioning.tasks import run_operation
-from tests.factories import ED25519, make_server
-
-
-@pytest.fixture
-def alma():
-    return OsTemplate.objects.get(name="AlmaLinux 9")
-
-
-@pytest.fixture
-def key(customer):
-    return SshKey.objects.create(
-        user=customer,
-        name="laptop",
-        public_key=ED25519,
-        key_type="ssh-ed25519",
-        fingerprint="SHA256:x",
-    )
+from tests.factories import make_server
 
 
 def install(api, server, **body):
@@ -75,7 +59,7 @@ def test_a_full_install(owner_api, client, lab_server, simlab, alma, key):
     assert op.step == "installing"
 
     config = client.get(f"/boot/config/{secret}")
-    assert config.status_code == 200 and "rootpw --iscrypted $6$" in config.content.decode()
+    assert config.status_code == 200 and "rootpw --iscrypted '$6$" in config.content.decode()
     assert client.get(f"/boot/config/{secret}").status_code == 404  # once
     events = f"/boot/events/{secret}"
     assert (
@@ -238,7 +222,7 @@ def test_diagnostics_store_the_facts_the_utility_image_reports(owner_api, client
     script = boot(client, lab_server)
     assert "metalpanel.script=" in script
     secret = re.search(r"metalpanel.script=\S+/boot/config/([\w-]+)", script).group(1)
-    assert 'case "simple" in' in client.get(f"/boot/config/{secret}").content.decode()
+    assert "wipe=simple\n" in client.get(f"/boot/config/{secret}").content.decode()
     facts = {"cpu": "Xeon", "cpus": 12, "disks": "sda sdb"}
     posted = client.post(
         f"/boot/events/{secret}",
@@ -286,3 +270,85 @@ def test_the_password_is_hashed_outside_the_write_transaction(
     response = install(owner_api, lab_server, os_template=alma.pk, password="Correct-Horse-9")
     assert response.status_code == 202, response.content
     assert seen == [0]
+
+
+def run_utility(api, client, server, path: str, body: dict) -> tuple[Operation, str]:
+    """Start diagnostics or a wipe, play the utility image to `done`; the op and its config."""
+    response = api.post(f"/api/v1/servers/{server.pk}/{path}/", body, format="json")
+    assert response.status_code == 202, response.content
+    op_id = response.json()["task"]
+    run_operation(op_id)
+    script = boot(client, server)
+    secret = re.search(r"metalpanel.script=\S+/boot/config/([\w-]+)", script).group(1)
+    config = client.get(f"/boot/config/{secret}").content.decode()
+    client.post(f"/boot/events/{secret}", {"event": "done"})
+    run_operation(op_id)
+    op = Operation.objects.get(pk=op_id)
+    assert op.state == "succeeded", op.error
+    return op, config
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "os_after"),
+    [
+        ("wipe", {"mode": "simple"}, ""),
+        ("diagnostics", {"wipe": "full"}, ""),
+        ("diagnostics", {"wipe": "none"}, "AlmaLinux 9"),
+    ],
+)
+def test_a_wiped_server_no_longer_reports_its_old_os(
+    owner_api, client, lab_server, path, body, os_after
+):
+    Server.objects.filter(pk=lab_server.pk).update(current_os="AlmaLinux 9")  # installed before
+    run_utility(owner_api, client, lab_server, path, body)
+    assert owner_api.get(f"/api/v1/servers/{lab_server.pk}/").json()["os_template"] == os_after
+
+
+def test_diagnostics_without_a_wipe_neither_wipe_nor_say_they_did(owner_api, client, lab_server):
+    _, config = run_utility(owner_api, client, lab_server, "diagnostics", {"wipe": "none"})
+    assert "Wiped" not in config and "wipefs" not in config and "dd if=" not in config
+    _, config = run_utility(owner_api, client, lab_server, "diagnostics", {"wipe": "simple"})
+    assert "wipe=simple\n" in config and "Wiped /dev/$disk ($wipe)" in config
+    assert "wipefs -a" in config
+
+
+# The utility script a panel held before migrations 0006 and 0007.
+UTILITY_SHIPPED_IN_0004 = r"""#!/bin/sh
+# Metalpanel utility image on {{ server.name }}: report hardware facts, then wipe ({{ wipe }}).
+post() { wget -q -O /dev/null --post-data "$1" "{{ events_url }}" || true; }
+post "event=progress&progress=10&message=Utility image started"
+facts=$(printf '{"cpu": "%s", "cpus": %s, "ram_mb": %s, "disks": "%s"}' \
+  "$(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -1)" "$(nproc)" \
+  "$(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo)" "$(ls /sys/block | grep -v -e loop -e ram | tr '\n' ' ')")
+post "event=facts&facts=$facts"
+for disk in $(ls /sys/block | grep -v -e loop -e ram); do
+  case "{{ wipe }}" in
+    simple) wipefs -a "/dev/$disk" && dd if=/dev/zero of="/dev/$disk" bs=1M count=100 ;;
+    full) dd if=/dev/zero of="/dev/$disk" bs=4M status=none ;;
+  esac
+  post "event=progress&progress=80&message=Wiped /dev/$disk ({{ wipe }})"
+done
+post "event=done&message=Diagnostics finished"
+"""
+
+
+def test_a_utility_script_shipped_before_becomes_todays_script(db):
+    """Migrations 0006 (wipe only when asked) and 0007 (filtered values) on a panel whose
+    utility template is the one 0004 shipped."""
+    from pathlib import Path
+
+    from django.apps import apps
+
+    guarded = importlib.import_module(
+        "provisioning.migrations.0006_utility_image_wipes_only_when_asked"
+    )
+    filtered = importlib.import_module("provisioning.migrations.0007_templates_escape_values")
+    shipped = (Path(__file__).parents[2] / "templates/provisioning/os/utility.sh").read_text()
+    OsTemplate.objects.filter(is_utility=True).update(config=UTILITY_SHIPPED_IN_0004)
+    guarded.forwards(apps, None)
+    utility = OsTemplate.objects.get(is_utility=True)
+    assert '{% if wipe != "none" %}\nfor disk' in utility.config
+    guarded.forwards(apps, None)  # twice is harmless
+    assert OsTemplate.objects.get(is_utility=True).config == utility.config
+    filtered.forwards(apps, None)
+    assert OsTemplate.objects.get(is_utility=True).config == shipped

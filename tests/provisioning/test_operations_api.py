@@ -96,5 +96,5 @@ def test_a_server_with_an_operation_in_progress_cannot_be_deleted(admin_api, adm
     queued_power_on(server, admin)
     response = admin_api.delete(f"/api/v1/servers/{server.pk}/")
     assert response.status_code == 409
-    assert "operation in progress" in response.json()["detail"]
+    assert "has an active operation #" in response.json()["detail"]
     assert Operation.objects.filter(server=server).count() == 1

@@ -140,3 +140,19 @@ def test_a_sweep_reads_a_row_of_racks_at_once_without_losing_one(
         assert set(Bmc.objects.values_list("reachable", "power_state")) == {(True, "off")}
     finally:
         lab.stop()
+
+
+def test_a_read_of_a_server_deleted_meanwhile_is_dropped_not_a_500(admin, simlab):
+    """Found by schemathesis: GET power/?refresh=true waited on a silent BMC while another
+    request deleted the server; saving the read was a DatabaseError."""
+    port = simlab.take_port()
+    server = make_server(
+        actor=admin,
+        bmc={"address": "127.0.0.1", "port": port, "username": "admin", "password": "password"},
+    )
+    reachable, silent = server.bmc, make_server(actor=admin).bmc
+    Bmc.objects.filter(pk__in=[reachable.pk, silent.pk]).delete()
+    powersync.read_now(reachable)
+    with pytest.raises(powersync.BmcError):
+        powersync.read_now(silent)
+    assert not Bmc.objects.exists()

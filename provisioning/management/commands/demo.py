@@ -9,6 +9,8 @@ from inventory import demo
 from panel import services as people
 
 SIMLAB_CONTROL_PORT = 16300
+# simlab's machines boot from loopback addresses (their own in 127.1.0.0/16 on Linux).
+SIMLAB_BOOT_NETWORK = "127.0.0.0/8"
 
 
 class Command(BaseCommand):
@@ -46,9 +48,15 @@ class Command(BaseCommand):
             f"  simlab:    {servers} BMCs on 127.0.0.1 UDP {demo.demo_bmc_port(0)}-"
             f"{demo.demo_bmc_port(servers - 1)}, machines at "
             f"http://127.0.0.1:{SIMLAB_CONTROL_PORT}/machines\n"
+            f"  Boot:      the boot endpoints answer {SIMLAB_BOOT_NETWORK} "
+            "(PANEL_BOOT_ALLOWED_CIDRS, for this demo only)\n"
         )
         if seed_only:
             return
+        settings.PANEL_BOOT_ALLOWED_CIDRS = [
+            *settings.PANEL_BOOT_ALLOWED_CIDRS,
+            SIMLAB_BOOT_NETWORK,
+        ]
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         children = [
             subprocess.Popen(  # noqa: S603 - our own manage.py

@@ -1,0 +1,122 @@
+"""The machines' boot endpoints in the served OpenAPI schema (tag `boot`, no security).
+
+They are plain Django views (iPXE and installers speak text and form posts, not the REST
+API), so drf-spectacular cannot see them; this post-processing hook describes them, for the
+docs and for schemathesis. tests/provisioning/test_boot_network.py keeps it matching the URLs.
+"""
+
+TEXT = "text/plain"
+SECRET = {
+    "name": "secret",
+    "in": "path",
+    "required": True,
+    "description": "The ticket's secret, from the boot script.",
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,100}$"},
+}
+MAC = {
+    "name": "mac",
+    "in": "query",
+    "required": False,
+    "description": "The PXE NIC's MAC (iPXE's ${net0/mac}).",
+    "schema": {"type": "string"},
+}
+REFUSED = {
+    "description": "Unknown, expired or used ticket; or refused: the request is not from a boot "
+    "network, or not from the address the install is bound to (audited as boot.refused).",
+    "content": {TEXT: {"schema": {"type": "string"}}},
+}
+BOUNDARY = (
+    "Answers only requests from a boot network (IPAM networks flagged `boot` and "
+    "PANEL_BOOT_ALLOWED_CIDRS); each install answers only the one address it is bound to."
+)
+
+
+def _event(facts: dict) -> dict:
+    return {
+        "type": "object",
+        "required": ["event"],
+        "properties": {
+            "event": {"type": "string", "enum": ["progress", "log", "facts", "done", "failed"]},
+            "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+            "message": {"type": "string", "maxLength": 2000},
+            "facts": facts,
+        },
+    }
+
+
+def _json(description: str, **properties) -> dict:
+    schema = {"type": "object", "properties": properties}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _text_get(operation_id, summary, answer, *, parameters=(SECRET,), description=BOUNDARY):
+    return {
+        "get": {
+            "operationId": operation_id,
+            "tags": ["boot"],
+            "security": [],
+            "summary": summary,
+            "description": description,
+            "parameters": list(parameters),
+            "responses": {
+                "200": {"description": answer, "content": {TEXT: {"schema": {"type": "string"}}}},
+                "404": REFUSED,
+            },
+        }
+    }
+
+
+STATE = {"type": "string"}
+DETAIL = {"type": "string"}
+PATHS = {
+    "/boot/ipxe": _text_get(
+        "boot_ipxe_script",
+        "The iPXE script for a machine: its installer, or its local disk",
+        "An iPXE script",
+        parameters=[MAC],
+        description=BOUNDARY + " Another address asking for a bound install's MAC gets the "
+        "local-disk script, and the install is not disturbed.",
+    ),
+    "/boot/config/{secret}": _text_get(
+        "boot_installer_config", "The installer's config, once", "The rendered config"
+    ),
+    "/boot/config/{secret}/user-data": _text_get(
+        "boot_user_data", "cloud-init's user-data (the installer config), once", "user-data"
+    ),
+    "/boot/config/{secret}/meta-data": _text_get(
+        "boot_meta_data", "cloud-init's meta-data", "meta-data"
+    ),
+    "/boot/events/{secret}": {
+        "post": {
+            "operationId": "boot_installer_event",
+            "tags": ["boot"],
+            "security": [],
+            "summary": "A report from the installer: progress, log, facts, done or failed",
+            "description": BOUNDARY + " done and failed are always taken once, however many "
+            "reports came before (PANEL_BOOT_EVENTS_PER_TICKET bounds the others).",
+            "parameters": [SECRET],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": _event({"type": "object"})},
+                    "application/x-www-form-urlencoded": {
+                        "schema": _event({"type": "string", "description": "A JSON object"})
+                    },
+                },
+            },
+            "responses": {
+                "200": _json("A retried final report", state=STATE),
+                "202": _json("Recorded", state=STATE),
+                "400": _json("Invalid report", errors={"type": "object"}, detail=DETAIL),
+                "404": REFUSED,
+                "409": _json("The installation has already ended", detail=DETAIL),
+                "429": _json("Too many reports for this ticket", detail=DETAIL),
+            },
+        }
+    },
+}
+
+
+def add_boot_endpoints(result, generator, request, public):
+    result.setdefault("paths", {}).update(PATHS)
+    return result

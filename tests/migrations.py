@@ -1,0 +1,12 @@
+"""Test support: move the test database to given migrations and get the models as they were."""
+
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+
+def migrate(targets):
+    """Migrate (forwards or backwards) to `targets`; the historical apps at that point."""
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps

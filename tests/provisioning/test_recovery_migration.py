@@ -1,0 +1,38 @@
+"""Migration 0009 on operations that ended before the root password hash was dropped at
+the end: their hash goes too; a running install keeps its own."""
+
+import pytest
+
+from tests.migrations import migrate
+
+BEFORE = [("provisioning", "0008_bootticket_source_address")]
+AFTER = [("provisioning", "0009_recovery")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ended_operations_lose_their_password_hash_and_running_ones_keep_it():
+    old = migrate(BEFORE)
+    profile = old.get_model("inventory", "HardwareProfile").objects.create(
+        name="cfg", cpu="x", ram_gb=1, disk_size_gb=1
+    )
+    server_model = old.get_model("inventory", "Server")
+    operation_model = old.get_model("provisioning", "Operation")
+    params = {"os_name": "Debian 12", "password_hash": "$6$salt$hash"}
+    ended = operation_model.objects.create(
+        server=server_model.objects.create(name="old-01", profile=profile),
+        kind="install",
+        state="succeeded",
+        params=params,
+    )
+    running = operation_model.objects.create(
+        server=server_model.objects.create(name="old-02", profile=profile),
+        kind="install",
+        state="running",
+        params=params,
+    )
+
+    new = migrate(AFTER)
+
+    operations = new.get_model("provisioning", "Operation").objects
+    assert operations.get(pk=ended.pk).params == {"os_name": "Debian 12"}
+    assert operations.get(pk=running.pk).params == params
