@@ -300,10 +300,10 @@ class HardwareProfileAdmin(AuditedAdmin):
 
 @admin.register(SwitchPort)
 class SwitchPortAdmin(AuditedAdmin):
-    list_display = ["switch", "port", "server", "admin_status", "description"]
-    list_filter = ["admin_status", "switch"]
-    search_fields = ["switch", "port", "server__name"]
-    list_select_related = ["server"]
+    list_display = ["switch", "name", "if_index", "server", "admin_status", "oper_status"]
+    list_filter = ["admin_status", "oper_status", "switch"]
+    search_fields = ["switch__name", "name", "description", "server__name"]
+    list_select_related = ["switch", "server"]
     autocomplete_fields = ["server"]
 
 

@@ -178,6 +178,8 @@ class Server(models.Model):
         max_length=16, choices=State.choices, default=State.READY, db_index=True
     )
     suspended = models.BooleanField(default=False)
+    suspend_reason = models.CharField(max_length=200, blank=True)
+    suspended_at = models.DateTimeField(null=True, blank=True)
     current_os = models.CharField("current OS", max_length=100, blank=True)
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -283,29 +285,225 @@ class Bmc(models.Model):
         return encryption.decrypt(self.password_encrypted)
 
 
-class SwitchPort(models.Model):
-    """A server's port on an access switch; suspending a server shuts it down."""
+class SnmpDevice(models.Model):
+    """A device the panel reaches over SNMP; its secrets are encrypted at rest, never returned."""
 
-    class AdminStatus(models.TextChoices):
+    class Version(models.TextChoices):
+        V2C = "2c", "SNMP v2c (community)"
+        V3 = "3", "SNMP v3 (user)"
+
+    class AuthProtocol(models.TextChoices):
+        NONE = "", "None"
+        MD5 = "md5", "HMAC-MD5"
+        SHA = "sha", "HMAC-SHA-1"
+        SHA224 = "sha224", "HMAC-SHA-224"
+        SHA256 = "sha256", "HMAC-SHA-256"
+        SHA384 = "sha384", "HMAC-SHA-384"
+        SHA512 = "sha512", "HMAC-SHA-512"
+
+    class PrivProtocol(models.TextChoices):
+        NONE = "", "None"
+        DES = "des", "DES"
+        AES = "aes", "AES-128"
+        AES192 = "aes192", "AES-192"
+        AES256 = "aes256", "AES-256"
+
+    SECRETS = ("community", "auth_key", "priv_key")
+
+    name = models.CharField(max_length=100, unique=True)
+    location = models.ForeignKey(
+        Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    address = models.CharField(max_length=253, help_text="IP address or host name")
+    port = models.PositiveIntegerField(
+        default=161, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    snmp_version = models.CharField(
+        "SNMP version", max_length=2, choices=Version.choices, default=Version.V2C
+    )
+    community_encrypted = models.TextField(blank=True, editable=False)
+    username = models.CharField("SNMP v3 user", max_length=64, blank=True)
+    auth_protocol = models.CharField(
+        max_length=8, choices=AuthProtocol.choices, blank=True, default=AuthProtocol.NONE
+    )
+    auth_key_encrypted = models.TextField(blank=True, editable=False)
+    priv_protocol = models.CharField(
+        max_length=8, choices=PrivProtocol.choices, blank=True, default=PrivProtocol.NONE
+    )
+    priv_key_encrypted = models.TextField(blank=True, editable=False)
+    reachable = models.BooleanField(null=True, blank=True, help_text="Unknown until first polled")
+    last_seen = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    next_poll_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def set_secret(self, name: str, value: str) -> None:
+        """Store `community`, `auth_key` or `priv_key` encrypted ("" clears it)."""
+        if name not in self.SECRETS:
+            raise ValueError(name)
+        setattr(self, f"{name}_encrypted", encryption.encrypt(value) if value else "")
+
+    def reveal_secret(self, name: str) -> str:
+        """Decrypt for a driver call only; never log, render or return it."""
+        if name not in self.SECRETS:
+            raise ValueError(name)
+        stored = getattr(self, f"{name}_encrypted")
+        return encryption.decrypt(stored) if stored else ""
+
+    def has_secret(self, name: str) -> bool:
+        return bool(getattr(self, f"{name}_encrypted"))
+
+
+class Switch(SnmpDevice):
+    """An access switch; its server-facing ports are shut to suspend a server."""
+
+    class DriftPolicy(models.TextChoices):
+        RECORD = "record", "Record drift"
+        ENFORCE = "enforce", "Restore the port state the panel set"
+
+    drift_policy = models.CharField(
+        max_length=8,
+        choices=DriftPolicy.choices,
+        default=DriftPolicy.RECORD,
+        help_text="When a port's admin status changes outside the panel (a suspended server's "
+        "port enabled by hand): record it, or set it back",
+    )
+
+    class Meta(SnmpDevice.Meta):
+        verbose_name_plural = "switches"
+        constraints = [
+            models.UniqueConstraint(fields=["address", "port"], name="switch_unique_endpoint")
+        ]
+
+
+class Pdu(SnmpDevice):
+    """A switched PDU; its outlets are the hard power of last resort."""
+
+    class Profile(models.TextChoices):
+        APC_SPDU = "apc_spdu", "APC MasterSwitch (PowerNet sPDUOutletCtl)"
+        APC_RPDU = "apc_rpdu", "APC Rack PDU (PowerNet rPDUOutletControlOutletCommand)"
+        GENERIC = "generic", "Generic (an OID per outlet, on/off values)"
+
+    profile = models.CharField(max_length=16, choices=Profile.choices, default=Profile.APC_RPDU)
+    control_oid = models.CharField(
+        "control OID",
+        max_length=200,
+        blank=True,
+        help_text="Generic profile: the OID the outlet number is appended to, to switch it",
+    )
+    state_oid = models.CharField(
+        "state OID",
+        max_length=200,
+        blank=True,
+        help_text="Generic profile: the OID the outlet number is appended to, to read it "
+        "(blank: the control OID)",
+    )
+    on_value = models.IntegerField(null=True, blank=True, help_text="Generic profile")
+    off_value = models.IntegerField(null=True, blank=True, help_text="Generic profile")
+    cycle_seconds = models.PositiveSmallIntegerField(
+        default=5, help_text="How long an outlet stays off during a power cycle"
+    )
+
+    class Meta(SnmpDevice.Meta):
+        verbose_name = "PDU"
+        verbose_name_plural = "PDUs"
+        constraints = [
+            models.UniqueConstraint(fields=["address", "port"], name="pdu_unique_endpoint")
+        ]
+
+    def clean(self):
+        if self.profile == self.Profile.GENERIC:
+            missing = {
+                name: "The generic profile needs it."
+                for name in ("control_oid", "on_value", "off_value")
+                if getattr(self, name) in ("", None)
+            }
+            if missing:
+                raise ValidationError(missing)
+
+
+class SwitchPort(models.Model):
+    """A switch interface (IF-MIB ifIndex); connected to a server, it carries its traffic."""
+
+    class Status(models.TextChoices):
+        # IF-MIB ifAdminStatus / ifOperStatus, by name
         UP = "up", "Up"
         DOWN = "down", "Down"
+        TESTING = "testing", "Testing"
+        UNKNOWN = "unknown", "Unknown"
+        DORMANT = "dormant", "Dormant"
+        NOT_PRESENT = "notPresent", "Not present"
+        LOWER_LAYER_DOWN = "lowerLayerDown", "Lower layer down"
 
-    switch = models.CharField(max_length=100)
-    port = models.CharField(max_length=50)
+    switch = models.ForeignKey(Switch, on_delete=models.CASCADE, related_name="ports")
+    name = models.CharField(max_length=64, help_text="ifName, e.g. Gi1/0/1")
+    if_index = models.PositiveIntegerField(
+        "ifIndex", null=True, blank=True, help_text="Set by discovery; needed to drive the port"
+    )
+    description = models.CharField(max_length=255, blank=True, help_text="ifDescr")
+    speed_mbps = models.PositiveIntegerField(null=True, blank=True, help_text="ifHighSpeed")
     server = models.ForeignKey(
         Server, null=True, blank=True, on_delete=models.SET_NULL, related_name="switch_ports"
     )
-    admin_status = models.CharField(
-        max_length=8, choices=AdminStatus.choices, default=AdminStatus.UP
+    is_ipmi_connection = models.BooleanField(
+        "BMC port",
+        default=False,
+        help_text="Carries the server's BMC: left up when the server is suspended",
     )
-    description = models.CharField(max_length=200, blank=True)
+    admin_status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNKNOWN)
+    oper_status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNKNOWN)
+    status_read_at = models.DateTimeField(null=True, blank=True)
+    discovered_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
-        ordering = ["switch", "port"]
-        constraints = [models.UniqueConstraint(fields=["switch", "port"], name="switchport_unique")]
+        ordering = ["switch", "if_index", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["switch", "name"], name="switchport_unique_name"),
+            models.UniqueConstraint(
+                fields=["switch", "if_index"], name="switchport_unique_ifindex"
+            ),
+        ]
 
     def __str__(self):
-        return f"{self.switch} {self.port}"
+        return f"{self.switch.name} {self.name}"
+
+
+class PduOutlet(models.Model):
+    """A PDU outlet feeding one of a server's power supplies."""
+
+    class PowerState(models.TextChoices):
+        ON = "on", "On"
+        OFF = "off", "Off"
+        UNKNOWN = "unknown", "Unknown"
+
+    pdu = models.ForeignKey(Pdu, on_delete=models.CASCADE, related_name="outlets")
+    number = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    name = models.CharField(max_length=64, blank=True)
+    server = models.ForeignKey(
+        Server, null=True, blank=True, on_delete=models.SET_NULL, related_name="pdu_outlets"
+    )
+    power_state = models.CharField(
+        max_length=8, choices=PowerState.choices, default=PowerState.UNKNOWN
+    )
+    state_read_at = models.DateTimeField(null=True, blank=True)
+    discovered_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["pdu", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["pdu", "number"], name="pduoutlet_unique_number")
+        ]
+
+    def __str__(self):
+        return f"{self.pdu.name} outlet {self.number}"
 
 
 class Network(models.Model):

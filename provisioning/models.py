@@ -86,6 +86,11 @@ class Operation(models.Model):
         INSTALL = "install", "OS installation"
         DIAGNOSTICS = "diagnostics", "Hardware diagnostics"
         WIPE = "wipe", "Disk wipe"
+        SUSPEND = "suspend", "Suspend (switch ports down)"
+        RESUME = "resume", "Resume (switch ports up)"
+        PDU_ON = "pdu_on", "PDU outlet on"
+        PDU_OFF = "pdu_off", "PDU outlet off"
+        PDU_CYCLE = "pdu_cycle", "PDU outlet power cycle"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
