@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from inventory.models import Server
+from inventory.models import Server, SwitchPort
 from panel import audit
 from panel.exceptions import Conflict, NotAllowed
 from panel.models import SshKey, User
@@ -28,11 +28,20 @@ def _lock_to_operate(actor: User, server: Server) -> Server:
     server = Server.objects.select_for_update(of=("self",)).select_related("bmc").get(pk=server.pk)
     if not (actor.is_admin or server.owner_id == actor.pk):
         raise NotAllowed("Only the server's owner or hosting staff may do this.")
-    if server.suspended:
-        raise Conflict(f"{server.name} is suspended; power and boot changes are refused.")
+    if server.suspended and not actor.is_admin:
+        raise Conflict(suspended_message(server))
     if not hasattr(server, "bmc"):
         raise Conflict(f"{server.name} has no BMC enrolled.")
     return server
+
+
+def suspended_message(server: Server) -> str:
+    """What a customer is told when a suspended server refuses their request."""
+    reason = f" ({server.suspend_reason})" if server.suspend_reason else ""
+    return (
+        f"{server.name} is suspended{reason}: power, reinstall and console are unavailable "
+        "until hosting staff resume it."
+    )
 
 
 def _start(*, actor: User | None, server: Server, kind: str, params: dict) -> Operation:
@@ -265,3 +274,88 @@ def _cancel_running_install(operation: Operation, actor: User) -> None:
     )
     operation.refresh_from_db()
     engine.enqueue(operation.pk)
+
+
+def _lock_for_staff(actor: User, server: Server, what: str) -> Server:
+    if not actor.is_admin:
+        raise NotAllowed(f"Only hosting staff may {what}.")
+    return Server.objects.select_for_update(of=("self",)).get(pk=server.pk)
+
+
+def _data_ports(server: Server) -> list[SwitchPort]:
+    """The ports suspend shuts: every connected port but the BMC's, each known by ifIndex."""
+    ports = list(server.switch_ports.filter(is_ipmi_connection=False).select_related("switch"))
+    if not ports:
+        raise Conflict(
+            f"{server.name} has no switch port connected (other than its BMC's): connect its "
+            "data ports first (Switch ports in the admin, or /api/v1/switch-ports/)."
+        )
+    unknown = [str(port) for port in ports if port.if_index is None]
+    if unknown:
+        raise Conflict(
+            f"The switch does not know these ports by ifIndex yet: {', '.join(unknown)}. "
+            "Run port discovery on the switch first."
+        )
+    return ports
+
+
+@transaction.atomic
+def request_suspend(*, actor: User, server: Server, reason: str = "") -> Operation:
+    """Mark the server suspended at once (its customer's requests are refused from now on) and
+    queue the operation that shuts its data ports and reads them back."""
+    server = _lock_for_staff(actor, server, "suspend a server")
+    ports = _data_ports(server)
+    op = _start(
+        actor=actor,
+        server=server,
+        kind=Operation.Kind.SUSPEND,
+        params={"reason": reason, "ports": [port.pk for port in ports]},
+    )
+    server.suspend_reason = reason
+    if not server.suspended:
+        server.suspended, server.suspended_at = True, timezone.now()
+    server.save(update_fields=["suspended", "suspend_reason", "suspended_at", "updated_at"])
+    return op
+
+
+@transaction.atomic
+def request_resume(*, actor: User, server: Server) -> Operation:
+    """Lift the suspension and queue the operation that opens the data ports again."""
+    server = _lock_for_staff(actor, server, "resume a server")
+    ports = _data_ports(server)
+    op = _start(
+        actor=actor,
+        server=server,
+        kind=Operation.Kind.RESUME,
+        params={"ports": [port.pk for port in ports]},
+    )
+    server.suspended, server.suspend_reason, server.suspended_at = False, "", None
+    server.save(update_fields=["suspended", "suspend_reason", "suspended_at", "updated_at"])
+    return op
+
+
+PDU_KINDS = {
+    "on": Operation.Kind.PDU_ON,
+    "off": Operation.Kind.PDU_OFF,
+    "cycle": Operation.Kind.PDU_CYCLE,
+}
+
+
+@transaction.atomic
+def request_outlet_power(*, actor: User, server: Server, action: str) -> Operation:
+    """Switch the server's PDU outlets: the hard power of last resort, when its BMC hangs."""
+    if action not in PDU_KINDS:
+        raise ValueError(action)
+    server = _lock_for_staff(actor, server, "switch PDU outlets")
+    outlets = list(server.pdu_outlets.values_list("pk", flat=True))
+    if not outlets:
+        raise Conflict(
+            f"{server.name} has no PDU outlet connected: connect it first (PDU outlets in the "
+            "admin, or /api/v1/pdu-outlets/)."
+        )
+    return _start(
+        actor=actor,
+        server=server,
+        kind=PDU_KINDS[action],
+        params={"action": action, "outlets": outlets},
+    )

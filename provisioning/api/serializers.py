@@ -105,6 +105,27 @@ class PowerStateSerializer(StrictSerializer):
     error = serializers.CharField(allow_blank=True)
 
 
+class SuspendRequestSerializer(StrictSerializer):
+    reason = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Shown to the customer, e.g. 'Invoice 1234 unpaid'",
+    )
+
+
+class ResumeRequestSerializer(StrictSerializer):
+    """No fields: the answer names the operation that opens the ports again."""
+
+
+class OutletPowerRequestSerializer(StrictSerializer):
+    action = serializers.ChoiceField(
+        choices=["on", "off", "cycle"],
+        help_text="Switch every PDU outlet feeding the server (cycle: off, wait, on)",
+    )
+
+
 class BootDeviceRequestSerializer(StrictSerializer):
     device = serializers.ChoiceField(choices=BOOT_DEVICES)
     persistent = serializers.BooleanField(default=False)

@@ -17,11 +17,14 @@ from provisioning.api.serializers import (
     OperationDetailSerializer,
     OperationSerializer,
     OsTemplateSerializer,
+    OutletPowerRequestSerializer,
     PowerQuerySerializer,
     PowerRequestSerializer,
     PowerStateSerializer,
     PublicOsTemplateSerializer,
+    ResumeRequestSerializer,
     ServerWithOperationSerializer,
+    SuspendRequestSerializer,
     TaskAcceptedSerializer,
     WipeRequestSerializer,
 )
@@ -154,6 +157,26 @@ class OperatedServerViewSet(ServerViewSet):
     def wipe(self, request, pk=None):
         """Erase the server's disks (simple: signatures and first blocks; full: every block)."""
         return self._start(request, WipeRequestSerializer, services.start_wipe)
+
+    @extend_schema(request=SuspendRequestSerializer, responses={202: TaskAcceptedSerializer})
+    @action(detail=True, methods=["post"])
+    def suspend(self, request, pk=None):
+        """Staff: suspend the server (non-payment): its data switch ports are shut and read
+        back; its customer's power, reinstall and console requests are refused from now on."""
+        return self._start(request, SuspendRequestSerializer, services.request_suspend)
+
+    @extend_schema(request=ResumeRequestSerializer, responses={202: TaskAcceptedSerializer})
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        """Staff: lift the suspension; the data switch ports are opened and read back."""
+        return self._start(request, ResumeRequestSerializer, services.request_resume)
+
+    @extend_schema(request=OutletPowerRequestSerializer, responses={202: TaskAcceptedSerializer})
+    @action(detail=True, methods=["post"], url_path="pdu-power")
+    def pdu_power(self, request, pk=None):
+        """Staff: switch the PDU outlets feeding the server (the hard power of last resort,
+        when its BMC hangs), confirmed by reading the outlets back."""
+        return self._start(request, OutletPowerRequestSerializer, services.request_outlet_power)
 
     def _start(self, request, serializer_class, start) -> Response:
         server = self.get_object()

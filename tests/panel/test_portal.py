@@ -253,3 +253,18 @@ def test_nothing_a_customer_types_is_a_500(browser, owned_server, junk):
             200,
             404,
         )
+
+
+def test_a_suspended_server_shows_why_and_offers_no_actions(browser, owned_server):
+    owned_server.suspended, owned_server.suspend_reason = True, "Invoice 1234 unpaid"
+    owned_server.suspended_at = owned_server.created_at
+    owned_server.save()
+
+    text = re.sub(r"<[^>]+>", "", page_text(browser.get(f"/servers/{owned_server.pk}/")))
+
+    assert "This server is suspended: Invoice 1234 unpaid." in text
+    assert f"Since {owned_server.created_at:%Y-%m-%d %H:%M} UTC" in text
+    assert "Reinstall…" not in text and "Power off…" not in text
+    refused = browser.post(f"/servers/{owned_server.pk}/power/on/", follow=True)
+    assert "is suspended (Invoice 1234 unpaid)" in page_text(refused)
+    assert not Operation.objects.exists()
