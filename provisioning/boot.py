@@ -27,8 +27,9 @@ from inventory.models import IpAddress, Network, Server
 from panel import audit
 from panel.models import AuditEvent
 from panel.sources import as_ip, in_networks
-from provisioning import engine, install, installers
+from provisioning import engine, installers
 from provisioning.models import BootTicket, Operation, OperationEvent, OsTemplate
+from provisioning.workflows import pxe
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ def boot_script(mac_text: str, base_url: str, source: str | None) -> str:
     if ticket is None:
         return _local(NOTHING)
     op = ticket.operation
-    if ticket.state == Ticket.ISSUED and op.step not in install.NETBOOT_STEPS:
+    if ticket.state == Ticket.ISSUED and op.step not in pxe.NETBOOT_STEPS:
         return _local(NOTHING)  # the panel has not yet sent it to the network: bind nobody
     bound_to = _binding(ticket, source)
     if not _same_address(bound_to, source):
@@ -263,7 +264,7 @@ class EventAnswer:
 
 
 def _installing_progress(percent: int) -> int:
-    low, high = install.INSTALLING_BAND
+    low, high = pxe.INSTALLING_BAND
     return low + (high - low) * percent // 100
 
 

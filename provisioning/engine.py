@@ -1,5 +1,8 @@
 """Runs operations: claim with a lease, run steps, record each one before it acts.
 
+What an operation does is its workflow's (provisioning.workflows): its steps, windows,
+cancel rule and clean-up, and the device it acts through. The engine knows no kinds.
+
 A worker claims an operation by taking its lease (a conditional UPDATE), so two
 workers never run one operation at once. The lease is renewed while it runs; if
 the worker dies, the lease runs out and `recover()` queues the operation again,
@@ -24,18 +27,15 @@ from django.utils import timezone
 from django_q.tasks import async_task
 from redis.exceptions import RedisError
 
-from inventory.models import Bmc
 from panel import audit
-from provisioning import install, power, powersync
-from provisioning.bmc import BmcError, BmcTarget
-from provisioning.bmc.ipmi import IpmiDriver
+from provisioning import workflows
+from provisioning.devices import DeviceError
 from provisioning.models import BootTicket, Operation, OperationEvent
+from provisioning.workflows.base import Done, Next, Park, StepFailed, Workflow
 
 log = logging.getLogger(__name__)
 State = Operation.State
 RUN_TASK = "provisioning.tasks.run_operation"
-STEPS = power.STEPS | {kind: install.STEPS for kind in install.KINDS}
-FIRST_STEP = power.FIRST_STEP | {kind: install.FIRST_STEP for kind in install.KINDS}
 
 
 def worker_name() -> str:
@@ -104,7 +104,7 @@ def claim(operation_id: int, worker: str) -> Operation | None:
         log.warning("Operation %s resumed at step %r by %s", op.pk, op.step, worker)
         note(op, f"Resumed at step '{op.step}' (attempt {op.attempts}).", "warning")
         if op.step:
-            _write(op, worker, deadline=_step_deadline(op, op.step))
+            _write(op, worker, deadline=_step_deadline(op, workflows.for_kind(op.kind), op.step))
     return op
 
 
@@ -129,7 +129,12 @@ def _save_progress(op: Operation, worker: str, **fields) -> None:
 
 
 def _finish(
-    op: Operation, worker: str, state: str, message: str, result: dict | None = None
+    op: Operation,
+    workflow: Workflow,
+    worker: str,
+    state: str,
+    message: str,
+    result: dict | None = None,
 ) -> None:
     fields = dict(
         state=state,
@@ -149,9 +154,8 @@ def _finish(
         )
         note(op, message, level)
         BootTicket.objects.filter(operation=op).revoke()
-        plan = power.POWER_PLANS.get(op.kind)
-        if state == State.SUCCEEDED and plan:
-            Bmc.objects.filter(server_id=op.server_id).update(desired_power_state=plan.ends)
+        if state == State.SUCCEEDED:
+            workflow.succeeded(op)
         audit.record(
             actor=None,
             action=f"operation.{state}",
@@ -162,83 +166,70 @@ def _finish(
         )
 
 
-def _talks_to_bmc(op: Operation) -> bool:
-    return install.step_window(op, op.step) is None  # the waiting steps only read the ticket
-
-
-def _step_window(op: Operation, step: str) -> float:
-    if step == "confirm":
-        return power.confirm_window(op.kind, op.params)
-    return install.step_window(op, step) or settings.PANEL_BMC_TIMEOUT * 2
-
-
 def overall_window(op: Operation) -> float:
     """Seconds an operation may take in all: every step's window once, plus two leases for
     takeovers after a worker died. (An install with a manual reboot: a day and a bit.)"""
-    steps = sum(_step_window(op, step) for step in STEPS[op.kind])
+    workflow = workflows.for_kind(op.kind)
+    steps = sum(workflow.window(op, step) for step in workflow.steps)
     return steps + 2 * settings.PANEL_OPERATION_LEASE_SECONDS
 
 
-def _step_deadline(op: Operation, step: str):
-    ends = timezone.now() + timedelta(seconds=_step_window(op, step))
+def _step_deadline(op: Operation, workflow: Workflow, step: str):
+    ends = timezone.now() + timedelta(seconds=workflow.window(op, step))
     return min(ends, op.overall_deadline) if op.overall_deadline else ends
 
 
-def run(operation_id: int, *, driver_factory=IpmiDriver) -> None:
+def run(operation_id: int) -> None:
     """Advance one operation as far as it goes within the inline budget."""
     worker = worker_name()
     op = claim(operation_id, worker)
     if op is None:
         return
     try:
-        _advance(op, worker, driver_factory)
+        _advance(op, worker)
     except LeaseLost:
         log.warning("Operation %s was taken over by another worker", operation_id)
 
 
-def _advance(op: Operation, worker: str, driver_factory) -> None:
-    bmc = op.server.bmc
-    driver = driver_factory(BmcTarget.for_bmc(bmc))
-    steps = STEPS[op.kind]
+def _advance(op: Operation, worker: str) -> None:
+    workflow = workflows.for_kind(op.kind)
+    device = workflow.device.connect(op.server)
     if not op.step:
-        first = FIRST_STEP[op.kind]
-        _save_progress(op, worker, step=first, deadline=_step_deadline(op, first), progress=5)
+        first = workflow.first
+        deadline = _step_deadline(op, workflow, first)
+        _save_progress(op, worker, step=first, deadline=deadline, progress=5)
         log.info("Operation %s started by %s", op.pk, worker)
         note(op, "Started.")
     began = time.monotonic()
 
-    def observe(state: str) -> str:
-        powersync.record_power_state(bmc, state, cipher_suite=driver.cipher_suite)
-        return state
-
     def fail(message: str, state: str = State.FAILED) -> None:
-        if op.kind in install.KINDS:
-            install.abandon(op, driver)
-        _finish(op, worker, state, message)
+        workflow.abandon(op, device.driver)
+        _finish(op, workflow, worker, state, message)
 
     while True:
-        if op.kind in install.KINDS and install.cancel_requested(op):
+        if workflow.cancel and _cancel_requested(op):
             op.refresh_from_db(fields=["cancel_requested_by"])
             fail(f"Cancelled by {op.canceller}.", State.CANCELLED)
             return
-        if _past_deadline(op):
-            fail(_deadline_message(op))
+        if _past_deadline(op, workflow):
+            fail(_deadline_message(op, workflow))
             return
+        step = workflow.steps[op.step]
         try:
-            if bmc.reachable is False and _talks_to_bmc(op):
-                observe(powersync.probe(bmc))
-            outcome = steps[op.step](op, driver, observe)
-        except power.StepFailed as exc:
+            if step.talks_to_device:
+                device.check()
+            outcome = step.act(op, device.driver, device.observe)
+        except StepFailed as exc:
             fail(str(exc))
             return
-        except BmcError as exc:
-            powersync.record_failure(bmc, exc.message)
+        except DeviceError as exc:
+            device.failed(exc)
             fail(exc.message)
             return
-        if isinstance(outcome, power.Done):
-            _finish(op, worker, State.SUCCEEDED, outcome.message, outcome.result)
+        if isinstance(outcome, Done):
+            _finish(op, workflow, worker, State.SUCCEEDED, outcome.message, outcome.result)
             return
-        if isinstance(outcome, power.Next):
+        if isinstance(outcome, Next):
             if outcome.message:
                 note(op, outcome.message)
             _save_progress(
@@ -246,10 +237,10 @@ def _advance(op: Operation, worker: str, driver_factory) -> None:
                 worker,
                 step=outcome.step,
                 progress=outcome.progress,
-                deadline=_step_deadline(op, outcome.step),
+                deadline=_step_deadline(op, workflow, outcome.step),
             )
             continue
-        if isinstance(outcome, power.Park):
+        if isinstance(outcome, Park):
             _release(op, worker)
             return
         if time.monotonic() - began + outcome.seconds > settings.PANEL_OPERATION_INLINE_SECONDS:
@@ -264,28 +255,27 @@ def _release(op: Operation, worker: str) -> None:
     _write(op, worker, lease_owner="", lease_expires_at=None)
 
 
-def _past_deadline(op: Operation) -> bool:
-    """The step ran out of time, unless the installer has already reported how it ended."""
+def _cancel_requested(op: Operation) -> bool:
+    """The owner asked to cancel (services.cancel_operation) since this worker loaded it."""
+    return Operation.objects.filter(pk=op.pk, cancel_requested_at__isnull=False).exists()
+
+
+def _past_deadline(op: Operation, workflow: Workflow) -> bool:
+    """The step ran out of time, unless the outcome was reported before the worker saw it."""
     if not op.deadline or timezone.now() <= op.deadline:
         return False
-    return not (op.kind in install.KINDS and install.outcome_reported(op))
+    return not workflow.outcome_reported(op)
 
 
-def _deadline_message(op: Operation) -> str:
+def _deadline_message(op: Operation, workflow: Workflow) -> str:
     if op.overall_deadline and timezone.now() > op.overall_deadline:
         return (
             f"The operation did not finish before its overall deadline "
             f"({overall_window(op):g} s); it was stopped at step '{op.step}'."
         )
-    reason = install.deadline_message(op) if op.kind in install.KINDS else None
-    if reason:
-        return f"Step '{op.step}': {reason}"
-    if op.kind == Operation.Kind.SOFT_SHUTDOWN and op.step == "confirm":
-        seconds = power.confirm_window(op.kind, op.params)
-        return (
-            f"The operating system did not shut down within {seconds:g} s of the ACPI request. "
-            "Nothing was forced: use power off to cut the power."
-        )
+    late = workflow.steps[op.step].late
+    if late:
+        return late(op)
     return f"Step '{op.step}' did not finish before its deadline; the operation was stopped."
 
 

@@ -4,7 +4,8 @@ The sweep reads every due BMC in parallel (bounded), then writes all results in 
 few queries. A BMC that fails twice in a row is marked unreachable and polled less
 often (exponential backoff, capped); one with an active operation is always due.
 A change of power state that no operation explains is drift: it is audited, and
-with the `enforce` policy an operation is queued to restore the requested state.
+with the `enforce` policy the report names the BMC, for services.sync_power_states to
+queue an operation that restores the requested state.
 """
 
 import concurrent.futures
@@ -20,8 +21,8 @@ from django.utils import timezone
 
 from inventory.models import Bmc
 from panel import audit
-from provisioning.bmc import BmcError, BmcTarget, BmcUnreachable
-from provisioning.bmc.ipmi import IpmiDriver
+from provisioning.bmc import BmcError, BmcUnreachable
+from provisioning.bmc.drivers import driver_for
 from provisioning.models import Operation
 
 UNREACHABLE_AFTER_FAILURES = 2
@@ -79,17 +80,20 @@ def record_failure(bmc: Bmc, message: str) -> None:
     _store(bmc)
 
 
-def read_now(bmc: Bmc) -> Bmc:
-    """Read the power state at once (GET .../power/?refresh=true); failures are recorded too."""
-    driver = IpmiDriver(BmcTarget.for_bmc(bmc))
+def read_now(bmc: Bmc) -> "SweepReport":
+    """Read the power state at once, as a sweep of one (GET .../power/?refresh=true);
+    failures are recorded too."""
+    driver = driver_for(bmc)
     try:
         state = driver.power_state()
     except BmcError as exc:
         record_failure(bmc, exc.message)
         raise
-    _observe(bmc, state, driver.cipher_suite, _busy_servers([bmc.server_id]), timezone.now())
+    report = SweepReport(polled=1)
+    busy = _busy_servers([bmc.server_id])
+    _observe(bmc, state, driver.cipher_suite, busy, timezone.now(), report)
     _store(bmc)
-    return bmc
+    return report
 
 
 def probe(bmc: Bmc) -> str:
@@ -97,7 +101,7 @@ def probe(bmc: Bmc) -> str:
     fails in about a second instead of holding a worker for the full timeout."""
     seconds = settings.PANEL_BMC_PROBE_SECONDS
     try:
-        return IpmiDriver(BmcTarget.for_bmc(bmc), timeout=seconds).power_state()
+        return driver_for(bmc, timeout=seconds).power_state()
     except BmcUnreachable:
         since = f"since {bmc.last_seen:%Y-%m-%d %H:%M} UTC" if bmc.last_seen else "yet"
         raise BmcUnreachable(
@@ -112,7 +116,8 @@ class SweepReport:
     polled: int = 0
     failed: int = 0
     drifted: list[int] = field(default_factory=list)
-    enforced: list[int] = field(default_factory=list)
+    # Drifted from the requested state under the `enforce` policy: the caller restores them.
+    to_restore: list[Bmc] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -124,9 +129,7 @@ def _busy_servers(server_ids) -> set[int]:
     )
 
 
-def _observe(
-    bmc: Bmc, state: str, cipher_suite, busy: set[int], now, report: SweepReport | None = None
-):
+def _observe(bmc: Bmc, state: str, cipher_suite, busy: set[int], now, report: SweepReport):
     previous = bmc.power_state
     _apply_success(bmc, state, cipher_suite, now)
     known = {Bmc.PowerState.ON, Bmc.PowerState.OFF}
@@ -139,19 +142,14 @@ def _observe(
         previous=previous,
         observed=state,
     )
-    if report is not None:
-        report.drifted.append(bmc.server_id)
+    report.drifted.append(bmc.server_id)
     wanted = bmc.desired_power_state
     if bmc.drift_policy == Bmc.DriftPolicy.ENFORCE and wanted in known and wanted != state:
-        from provisioning import services  # services import this module
-
-        services.restore_power_state(server=bmc.server, state=wanted)
-        if report is not None:
-            report.enforced.append(bmc.server_id)
+        report.to_restore.append(bmc)
 
 
 def _read(bmc: Bmc):
-    driver = IpmiDriver(BmcTarget.for_bmc(bmc))
+    driver = driver_for(bmc)
     try:
         return driver.power_state(), driver.cipher_suite
     except BmcError as exc:

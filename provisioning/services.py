@@ -12,10 +12,10 @@ from inventory.models import Server, SwitchPort
 from panel import audit
 from panel.exceptions import Conflict, NotAllowed
 from panel.models import SshKey, User
-from provisioning import engine, install, installers
+from provisioning import engine, installers, powersync, workflows
 from provisioning.bmc import BOOT_DEVICES, POWER_ACTIONS
 from provisioning.models import BootTicket, Operation, OsTemplate
-from provisioning.power import KIND_FOR_ACTION
+from provisioning.workflows.power import KIND_FOR_ACTION
 
 
 def _lock_to_operate(actor: User, server: Server) -> Server:
@@ -214,11 +214,29 @@ def restore_power_state(*, server: Server, state: str) -> Operation | None:
         return None  # an operation is already running on it; the next sweep looks again
 
 
+def _restore_drifted(report: powersync.SweepReport) -> None:
+    for bmc in report.to_restore:
+        restore_power_state(server=bmc.server, state=bmc.desired_power_state)
+
+
+def sync_power_states() -> powersync.SweepReport:
+    """The periodic sweep, then a restore for each server that drifted under `enforce`."""
+    report = powersync.sweep()
+    _restore_drifted(report)
+    return report
+
+
+def refresh_power_state(*, server: Server) -> None:
+    """Read the server's power state now, as the sweep would (a drift under `enforce` is
+    restored too); a BmcError is recorded on the BMC and raised."""
+    _restore_drifted(powersync.read_now(server.bmc))
+
+
 @transaction.atomic
 def cancel_operation(*, actor: User, operation: Operation) -> Operation:
-    """Cancel an operation no worker has started, or an install whose machine has not yet
-    fetched its config (its worker then restores the boot device). Power commands already
-    sent cannot be taken back."""
+    """Cancel an operation no worker has started, or a running one while its workflow's
+    cancel rule allows (an install whose machine has not yet fetched its config; its worker
+    then restores the boot device). Power commands already sent cannot be taken back."""
     if not (actor.is_admin or operation.server.owner_id == actor.pk):
         raise NotAllowed("Only the server's owner or hosting staff may cancel its operations.")
     operation.cancel_requested_by = actor
@@ -232,13 +250,8 @@ def cancel_operation(*, actor: User, operation: Operation) -> Operation:
     operation.refresh_from_db()
     if cancelled:
         BootTicket.objects.filter(operation=operation).revoke()
-    elif operation.state == Operation.State.RUNNING and operation.kind in install.KINDS:
-        _cancel_running_install(operation, actor)
     elif operation.state == Operation.State.RUNNING:
-        raise Conflict(
-            f"Operation #{operation.pk} ({operation.get_kind_display().lower()}) is already "
-            "running; a command sent to the BMC cannot be taken back."
-        )
+        _cancel_running(operation, actor)
     else:
         raise Conflict(f"Operation #{operation.pk} has already ended ({operation.state}).")
     engine.note(operation, f"Cancel requested by {operation.canceller}.", "warning")
@@ -248,27 +261,24 @@ def cancel_operation(*, actor: User, operation: Operation) -> Operation:
     return operation
 
 
-CANCELLABLE_TICKETS = (BootTicket.State.ISSUED, BootTicket.State.BOOTED)
-
-
 def is_cancellable(operation: Operation) -> bool:
     """Whether cancel_operation would accept it now (to offer the button; it decides)."""
     if operation.state == Operation.State.QUEUED:
         return True
-    return (
-        operation.state == Operation.State.RUNNING
-        and operation.kind in install.KINDS
-        and BootTicket.objects.filter(operation=operation, state__in=CANCELLABLE_TICKETS).exists()
-    )
+    rule = workflows.for_kind(operation.kind).cancel
+    return operation.state == Operation.State.RUNNING and rule is not None and rule.open(operation)
 
 
-def _cancel_running_install(operation: Operation, actor: User) -> None:
-    revoked = BootTicket.objects.filter(operation=operation).revoke(states=CANCELLABLE_TICKETS)
-    if not revoked:
+def _cancel_running(operation: Operation, actor: User) -> None:
+    """Take the cancel by the workflow's rule; its worker then stops the operation."""
+    workflow = workflows.for_kind(operation.kind)
+    if workflow.cancel is None:
         raise Conflict(
-            f"Operation #{operation.pk} can no longer be cancelled: the machine has already "
-            "fetched its installer config, and the installer is changing the disks."
+            f"Operation #{operation.pk} ({operation.get_kind_display().lower()}) is already "
+            f"running; a command sent to {workflow.device.name} cannot be taken back."
         )
+    if not workflow.cancel.take(operation):
+        raise Conflict(workflow.cancel.refusal(operation))
     Operation.objects.filter(pk=operation.pk).update(
         cancel_requested_at=timezone.now(), cancel_requested_by=actor
     )

@@ -7,7 +7,7 @@ import time
 
 from django.db import close_old_connections
 
-from provisioning import engine, powersync
+from provisioning import engine, services
 
 log = logging.getLogger(__name__)
 # How often each worker process runs recovery. A parked operation's deadline, a dead
@@ -20,10 +20,10 @@ def run_operation(operation_id: int) -> None:
 
 
 def sync_power_states() -> str:
-    report = powersync.sweep()
+    report = services.sync_power_states()
     return (
         f"polled {report.polled} BMCs in {report.seconds:.2f} s, {report.failed} failed, "
-        f"{len(report.drifted)} drifted, {len(report.enforced)} restored"
+        f"{len(report.drifted)} drifted, {len(report.to_restore)} restored"
     )
 
 

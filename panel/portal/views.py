@@ -18,7 +18,7 @@ from panel.portal.forms import (
     SshKeyForm,
     submit,
 )
-from provisioning import install, services
+from provisioning import services, workflows
 from provisioning.models import Operation, OsTemplate
 
 # The portal's power buttons: action -> (label, needs a confirmation, what it does).
@@ -40,14 +40,6 @@ POWER_BUTTONS = {
         True,
         "Turns the power off and on again at once, without shutting the system down.",
     ),
-}
-# How the progress page names install.STEPS (their order is install.STEPS').
-STEP_LABELS = {
-    "set_network_boot": "Next boot from the network",
-    "reboot": "Reboot",
-    "wait_pxe": "Network boot",
-    "installing": "Installing",
-    "finalize": "Boot from disk",
 }
 
 
@@ -135,12 +127,13 @@ def _operation_context(request, pk: int) -> dict:
     )
     events = list(op.events.order_by("created_at", "pk"))
     steps = []
-    if op.kind in install.KINDS:
-        names = list(install.STEPS)
+    labelled = {name: step.label for name, step in workflows.for_kind(op.kind).steps.items()}
+    if all(labelled.values()):  # a workflow with a progress list labels every step
+        names = list(labelled)
         reached = names.index(op.step) if op.step else -1
         for index, name in enumerate(names):
             done = index < reached or op.state == Operation.State.SUCCEEDED
-            steps.append({"label": STEP_LABELS[name], "done": done, "current": index == reached})
+            steps.append({"label": labelled[name], "done": done, "current": index == reached})
     return {
         "op": op,
         "events": events,

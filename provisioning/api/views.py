@@ -9,7 +9,7 @@ from panel import audit
 from panel.api.permissions import AdminWritesOnly
 from panel.api.views import PanelViewSet
 from panel.models import SshKey
-from provisioning import powersync, services
+from provisioning import services
 from provisioning.api.serializers import (
     BootDeviceRequestSerializer,
     DiagnosticsRequestSerializer,
@@ -83,7 +83,7 @@ class OperatedServerViewSet(ServerViewSet):
         error = bmc.last_error
         if query.validated_data["refresh"]:
             try:
-                powersync.read_now(bmc)
+                services.refresh_power_state(server=server)
                 error = ""
             except BmcError as exc:
                 error = exc.message

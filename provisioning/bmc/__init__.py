@@ -1,22 +1,21 @@
 """Talking to BMCs: a small interface, our own errors, and the pyghmi (IPMI) driver.
 
 Credentials are decrypted only inside a driver call (`BmcTarget.for_bmc`), never logged.
+`drivers.driver_for(bmc)` picks the driver that speaks to a BMC.
 """
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from inventory.models import Bmc
+from provisioning.devices import DeviceError
 
 POWER_ACTIONS = ("on", "off", "soft_off", "reset", "cycle")
 BOOT_DEVICES = ("pxe", "disk", "cdrom", "bios")
 
 
-class BmcError(Exception):
+class BmcError(DeviceError):
     """The BMC answered, but refused or failed the request."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class BmcUnreachable(BmcError):
@@ -47,3 +46,17 @@ class BmcTarget:
 
     def __str__(self) -> str:
         return f"{self.address}:{self.port}"
+
+
+class BmcDriver(Protocol):
+    """What every BMC driver offers (IPMI today; Redfish next)."""
+
+    cipher_suite: int | None  # what the BMC agreed to, to be remembered for the next call
+
+    def power_state(self) -> str: ...
+
+    def power(self, action: str) -> None: ...
+
+    def set_boot_device(self, device: str, persistent: bool = False) -> None: ...
+
+    def boot_device(self) -> str: ...

@@ -11,9 +11,9 @@ from django_q.brokers import get_broker
 from inventory import ipam
 from inventory.models import Server
 from panel.models import AuditEvent
-from provisioning.install import NETBOOT_STEPS
 from provisioning.models import BootTicket, Operation, OsTemplate
 from provisioning.simlab import netboot
+from provisioning.workflows.pxe import NETBOOT_STEPS
 from tests.e2e.workers import Qcluster, wait_until
 from tests.factories import ED25519, make_pool
 

@@ -1,12 +1,15 @@
 """Power and boot device end to end: API -> operation -> worker task -> simlab BMC."""
 
+import dataclasses
+
 import pytest
 
 from inventory.models import Bmc
 from panel.models import AuditEvent
-from provisioning import power as power_steps
+from provisioning import workflows
 from provisioning.models import Operation
 from provisioning.tasks import run_operation
+from provisioning.workflows import power as power_steps
 
 
 def power(api, server, action, **extra):
@@ -113,7 +116,9 @@ def test_a_bmc_that_stops_answering_mid_operation_fails_it(
         simlab.change(lab_server.lab_port, silent=True)
         return power_steps.confirm(op, driver, observe)
 
-    monkeypatch.setitem(power_steps.POWER_STEPS, "confirm", confirm_after_the_bmc_dropped_off)
+    steps = workflows.for_kind(Operation.Kind.SOFT_SHUTDOWN).steps
+    patched = dataclasses.replace(steps["confirm"], act=confirm_after_the_bmc_dropped_off)
+    monkeypatch.setitem(steps, "confirm", patched)
     op = run_task(response)
     assert op.state == "failed"
     assert "No answer from the BMC" in op.error

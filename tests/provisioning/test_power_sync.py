@@ -97,8 +97,8 @@ def test_enforce_policy_restores_the_requested_state(rack_of_lab_servers, simlab
     first_reading()
     simlab.change(server.lab_port, power="on")
     Bmc.objects.update(next_poll_at=None)
-    report = powersync.sweep()
-    assert report.enforced == [server.pk], list(
+    report = services.sync_power_states()
+    assert [bmc.server_id for bmc in report.to_restore] == [server.pk], list(
         Bmc.objects.values_list("power_state", "last_error")
     )
     op = Operation.objects.get(server=server)

@@ -5,8 +5,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from inventory import demo
 from panel import services as people
+from provisioning.simlab import demo
 
 SIMLAB_CONTROL_PORT = 16300
 # simlab's machines boot from loopback addresses (their own in 127.1.0.0/16 on Linux).

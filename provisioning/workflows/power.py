@@ -1,48 +1,20 @@
-"""Power and boot-device steps: what each operation kind does, one idempotent step at a time.
+"""Power and boot-device workflows, one idempotent step at a time, through the BMC.
 
-A step gets the operation and a driver, and returns what happens next. Steps that
-act (send a chassis command) may run twice if a worker dies between acting and
-recording: sending "on" to a server that is on, or a second reset, is harmless.
+Steps that act (send a chassis command) may run twice if a worker dies between acting
+and recording: sending "on" to a server that is on, or a second reset, is harmless.
 """
 
 from dataclasses import dataclass
 
 from django.conf import settings
 
+from inventory.models import Bmc
 from provisioning.bmc import BmcError, BmcUnreachable
 from provisioning.models import Operation
+from provisioning.workflows.base import Done, Next, Step, StepFailed, Wait, Workflow
+from provisioning.workflows.bmc import BMC
 
 Kind = Operation.Kind
-
-
-@dataclass(frozen=True)
-class Next:
-    step: str
-    progress: int
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class Wait:
-    """Try the same step again after `seconds`."""
-
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Park:
-    """Release the operation until something outside queues it again (a machine's report,
-    or recovery, every few seconds in each worker); no worker waits with it."""
-
-
-@dataclass(frozen=True)
-class Done:
-    message: str
-    result: dict
-
-
-class StepFailed(Exception):
-    """The operation cannot succeed; the message says why, for a person."""
 
 
 @dataclass(frozen=True)
@@ -63,13 +35,6 @@ POWER_PLANS = {
 }
 KIND_FOR_ACTION = {plan.action: kind for kind, plan in POWER_PLANS.items()}
 POLL_SECONDS = 1.0
-
-
-def confirm_window(kind: str, params: dict) -> float:
-    """Seconds a power operation may take to reach its state once the command is sent."""
-    if kind == Kind.SOFT_SHUTDOWN:
-        return float(params.get("timeout", settings.PANEL_SOFT_SHUTDOWN_SECONDS))
-    return float(settings.PANEL_POWER_CONFIRM_SECONDS)
 
 
 def read_state(op: Operation, driver, observe) -> Next | Done:
@@ -104,6 +69,31 @@ def confirm(op: Operation, driver, observe) -> Wait | Done:
     return Wait(POLL_SECONDS)
 
 
+def remember_requested_state(op: Operation) -> None:
+    """The state the power sync holds the server to under the `enforce` drift policy."""
+    Bmc.objects.filter(server_id=op.server_id).update(desired_power_state=POWER_PLANS[op.kind].ends)
+
+
+def confirm_seconds(op: Operation) -> float:
+    return float(settings.PANEL_POWER_CONFIRM_SECONDS)
+
+
+def shutdown_seconds(op: Operation) -> float:
+    return float(op.params.get("timeout", settings.PANEL_SOFT_SHUTDOWN_SECONDS))
+
+
+def shutdown_refused(op: Operation) -> str:
+    return (
+        f"The operating system did not shut down within {shutdown_seconds(op):g} s of the "
+        "ACPI request. Nothing was forced: use power off to cut the power."
+    )
+
+
+def power_workflow(confirm_step: Step) -> Workflow:
+    steps = {"read_state": Step(read_state), "send": Step(send), "confirm": confirm_step}
+    return Workflow(device=BMC, first="read_state", steps=steps, succeeded=remember_requested_state)
+
+
 def set_boot_device(op: Operation, driver, observe) -> Next:
     driver.set_boot_device(op.params["device"], persistent=op.params.get("persistent", False))
     return Next("confirm_boot_device", 60, f"Asked for next boot from {op.params['device']}.")
@@ -118,8 +108,12 @@ def confirm_boot_device(op: Operation, driver, observe) -> Done:
     return Done(f"The BMC will boot the server from {device}.", {"boot_device": device})
 
 
-POWER_STEPS = {"read_state": read_state, "send": send, "confirm": confirm}
-STEPS = {kind: POWER_STEPS for kind in POWER_PLANS} | {
-    Kind.SET_BOOTDEV: {"send": set_boot_device, "confirm_boot_device": confirm_boot_device}
-}
-FIRST_STEP = {kind: "read_state" for kind in POWER_PLANS} | {Kind.SET_BOOTDEV: "send"}
+WORKFLOWS = {kind: power_workflow(Step(confirm, window=confirm_seconds)) for kind in POWER_PLANS}
+WORKFLOWS[Kind.SOFT_SHUTDOWN] = power_workflow(
+    Step(confirm, window=shutdown_seconds, late=shutdown_refused)
+)
+WORKFLOWS[Kind.SET_BOOTDEV] = Workflow(
+    device=BMC,
+    first="send",
+    steps={"send": Step(set_boot_device), "confirm_boot_device": Step(confirm_boot_device)},
+)

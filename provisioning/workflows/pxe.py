@@ -1,10 +1,11 @@
-"""Install, diagnostics and wipe: the PXE path, one idempotent step at a time.
+"""Install, diagnostics and wipe workflows: the PXE path, one idempotent step at a time.
 
 set_network_boot -> reboot (or wait for the owner's reboot) -> wait_pxe -> installing
 -> finalize. The two waiting steps park the operation (no worker waits with it): the
 boot endpoints queue it again when the machine boots, and when the installer reports
 done or failed; recovery (every few seconds, in each worker process) notices a parked
-operation's deadline.
+operation's deadline. Until the machine fetches its installer config the owner may
+cancel; a failed or cancelled run points the next boot at the disk again.
 """
 
 from django.conf import settings
@@ -12,12 +13,12 @@ from django.conf import settings
 from inventory.models import Server
 from provisioning.bmc import BmcError
 from provisioning.models import BootTicket, Operation, OperationEvent
-from provisioning.power import Done, Next, Park, StepFailed
+from provisioning.workflows.base import CancelRule, Done, Next, Park, Step, StepFailed, Workflow
+from provisioning.workflows.bmc import BMC
 
 Ticket = BootTicket.State
 # Operation progress while the installer runs: its own 0-100 maps onto this band.
 INSTALLING_BAND = (30, 95)
-KINDS = (Operation.Kind.INSTALL, Operation.Kind.DIAGNOSTICS, Operation.Kind.WIPE)
 # The steps in which the machine may boot from the network: from the reboot the panel sends
 # (recorded before it is sent) or asks the owner for. A boot script asked for earlier binds
 # no address to the ticket, so nobody can claim an install before its machine is rebooted.
@@ -85,42 +86,78 @@ def abandon(op: Operation, driver) -> None:
         op.events.create(step=op.step, message="Boot device set back to disk.")
 
 
-def cancel_requested(op: Operation) -> bool:
-    """The owner asked to cancel (services.cancel_operation) since this worker loaded it."""
-    return Operation.objects.filter(pk=op.pk, cancel_requested_at__isnull=False).exists()
-
-
 def outcome_reported(op: Operation) -> bool:
-    """The installer said done or failed: that outcome wins over a deadline passed since."""
     return BootTicket.objects.filter(operation=op, state__in=(Ticket.DONE, Ticket.FAILED)).exists()
 
 
-def step_window(op: Operation, step: str) -> float | None:
-    """Seconds a waiting step may take; None for steps that only talk to the BMC."""
-    if step == "wait_pxe":
-        manual = op.params.get("reboot") == "manual"
-        return settings.PANEL_MANUAL_REBOOT_SECONDS if manual else settings.PANEL_PXE_BOOT_SECONDS
-    if step == "installing":
-        return settings.PANEL_INSTALL_SECONDS
-    return None
+# Until the machine fetches its installer config, nothing on its disks has changed.
+CANCELLABLE_TICKETS = (Ticket.ISSUED, Ticket.BOOTED)
 
 
-def deadline_message(op: Operation) -> str | None:
-    if op.step == "wait_pxe":
-        return (
-            "The server did not boot from the network in time. Check its boot order, that its "
-            "PXE NIC has the MAC the panel knows, and the DHCP configuration (dnsmasq_config)."
-        )
-    if op.step == "installing":
-        return "The installer did not report completion in time."
-    return None
+def before_config_fetched(op: Operation) -> bool:
+    return BootTicket.objects.filter(operation=op, state__in=CANCELLABLE_TICKETS).exists()
 
 
-STEPS = {
-    "set_network_boot": set_network_boot,
-    "reboot": reboot,
-    "wait_pxe": wait_pxe,
-    "installing": installing,
-    "finalize": finalize,
-}
-FIRST_STEP = "set_network_boot"
+def revoke_unfetched_ticket(op: Operation) -> bool:
+    return bool(BootTicket.objects.filter(operation=op).revoke(states=CANCELLABLE_TICKETS))
+
+
+def installer_started(op: Operation) -> str:
+    return (
+        f"Operation #{op.pk} can no longer be cancelled: the machine has already "
+        "fetched its installer config, and the installer is changing the disks."
+    )
+
+
+def pxe_boot_seconds(op: Operation) -> float:
+    manual = op.params.get("reboot") == "manual"
+    return settings.PANEL_MANUAL_REBOOT_SECONDS if manual else settings.PANEL_PXE_BOOT_SECONDS
+
+
+def install_seconds(op: Operation) -> float:
+    return settings.PANEL_INSTALL_SECONDS
+
+
+def no_network_boot(op: Operation) -> str:
+    return (
+        f"Step '{op.step}': The server did not boot from the network in time. Check its boot "
+        "order, that its PXE NIC has the MAC the panel knows, and the DHCP configuration "
+        "(dnsmasq_config)."
+    )
+
+
+def no_report(op: Operation) -> str:
+    return f"Step '{op.step}': The installer did not report completion in time."
+
+
+PXE = Workflow(
+    device=BMC,
+    first="set_network_boot",
+    steps={
+        "set_network_boot": Step(set_network_boot, label="Next boot from the network"),
+        "reboot": Step(reboot, label="Reboot"),
+        "wait_pxe": Step(
+            wait_pxe,
+            window=pxe_boot_seconds,
+            late=no_network_boot,
+            talks_to_device=False,
+            label="Network boot",
+        ),
+        "installing": Step(
+            installing,
+            window=install_seconds,
+            late=no_report,
+            talks_to_device=False,
+            label="Installing",
+        ),
+        "finalize": Step(finalize, label="Boot from disk"),
+    },
+    cancel=CancelRule(
+        open=before_config_fetched, take=revoke_unfetched_ticket, refusal=installer_started
+    ),
+    abandon=abandon,
+    outcome_reported=outcome_reported,
+)
+WORKFLOWS = dict.fromkeys(
+    (Operation.Kind.INSTALL, Operation.Kind.DIAGNOSTICS, Operation.Kind.WIPE), PXE
+)

@@ -1,4 +1,5 @@
-"""A small demo datacenter, seeded through the same services staff use."""
+"""A small demo datacenter, seeded through the same services staff use, its BMCs and
+machines played by simlab."""
 
 from django.db import transaction
 
