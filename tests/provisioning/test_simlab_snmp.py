@@ -6,6 +6,8 @@ import urllib.error
 
 import pytest
 
+from provisioning.bmc import BmcTarget, BmcUnreachable
+from provisioning.bmc.ipmi import IpmiDriver
 from provisioning.simlab.switch import TrafficShape, machine_base_mbps
 from provisioning.simlab.wiring import MAX_BMCS_PER_PROCESS, rack_wiring
 
@@ -284,3 +286,14 @@ def test_machine_rates_average_their_base_over_a_day():
 
     assert shape.integral(0, day) == pytest.approx(day, rel=0.01)
     assert all(1 <= machine_base_mbps(port) <= 200 for port in range(16000, 16500))
+
+
+def test_a_bmc_without_power_does_not_answer_ipmi_until_its_outlet_is_back_on(simlab, machine):
+    bmc = IpmiDriver(BmcTarget("127.0.0.1", machine, "admin", "password"), timeout=1)
+    number = outlet(simlab, machine)
+    net_snmp("snmpset", simlab.pdu_port, WRITE, f"{RPDU_OUTLET_COMMAND}.{number}", "i", "2")
+
+    with pytest.raises(BmcUnreachable):
+        bmc.power("on")
+    net_snmp("snmpset", simlab.pdu_port, WRITE, f"{RPDU_OUTLET_COMMAND}.{number}", "i", "1")
+    assert bmc.power_state() == "on"  # power restore policy "previous": it was on
