@@ -1,5 +1,6 @@
 """Run a rack of simulated BMCs, its switch and its PDU, with a small HTTP control API for
-tests and demos. How machines are cabled to switch ports and outlets: see `wiring`.
+tests and demos. How machines are cabled to switch ports and outlets: see `wiring`; the
+agents' communities and v3 user: `snmpagent.SnmpCredentials`.
 
 Control API (JSON, on 127.0.0.1:<control port>):
   GET  /machines             every machine's state
@@ -42,7 +43,7 @@ logger = logging.getLogger(__name__)
 CONTROL_PATHS = {
     "machines": (r"/machines(?:/(\d+))?", lambda lab: lab.bmcs),
     "switch": (r"/switch(?:/ports/(\d+))?", lambda lab: lab.switch.ports),
-    "pdu": (r"/pdu(?:/(\d+))?", lambda lab: {}),  # no outlet hooks: SNMP switches them
+    "pdu": (r"/pdu(?:/(\d+))?", lambda lab: {}),  # outlets: SNMP, or a machine's "outlet"
 }
 
 
