@@ -1,4 +1,5 @@
-"""Test support: a real simlab process (pyghmi BMC servers over UDP) and its control API."""
+"""Test support: a real simlab process (pyghmi BMC servers over UDP, SNMP switch and PDU
+agents) and its control API."""
 
 import json
 import os
@@ -9,6 +10,8 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+
+from provisioning.simlab.wiring import rack_wiring
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,15 +80,23 @@ class Simlab:
         # Keep reading what the lab prints (tracebacks, if any), so its pipe never fills up.
         threading.Thread(target=self.process.stdout.read, daemon=True).start()
         self._next = 0
+        self.wiring = {cable.bmc_port: cable for cable in rack_wiring(self.ports)}
+        self.switch_port = self.switch()["port"]
+        self.pdu_port = self.pdu()["port"]
 
     def take_port(self) -> int:
-        """A BMC for one test, reset to: powered off, answering, healthy OS, no history."""
+        """A BMC for one test, reset to: outlet on, powered off, answering, healthy OS, no
+        history, its switch ports up."""
         port = self.ports[self._next % len(self.ports)]
         self._next += 1
+        self.change(port, power_restore_policy="always-off", outlet="on")
+        for if_index in (self.wiring[port].data_if_index, self.wiring[port].bmc_if_index):
+            self.change_switch_port(if_index, admin="up")
         self.change(
             port,
             fresh=True,
             power="off",
+            power_restore_policy="previous",
             silent=False,
             acpi_responsive=True,
             boot_device="default",
@@ -103,6 +114,21 @@ class Simlab:
 
     def change(self, port: int, **changes) -> dict:
         return self._request(f"/machines/{port}", changes)
+
+    def switch(self) -> dict:
+        return self._request("/switch")
+
+    def change_switch(self, **changes) -> dict:
+        return self._request("/switch", changes)
+
+    def change_switch_port(self, if_index: int, **changes) -> dict:
+        return self._request(f"/switch/ports/{if_index}", changes)
+
+    def pdu(self) -> dict:
+        return self._request("/pdu")
+
+    def change_pdu(self, **changes) -> dict:
+        return self._request("/pdu", changes)
 
     def wait_for(self, port: int, timeout: float = 10, **expected) -> dict:
         deadline = time.monotonic() + timeout

@@ -1,4 +1,6 @@
-"""Run a rack of simulated BMCs, with a small HTTP control API for tests and demos.
+"""Run a rack of simulated BMCs, its switch and its PDU, with a small HTTP control API for
+tests and demos. How machines are cabled to switch ports and outlets: see `wiring`; the
+agents' communities and v3 user: `snmpagent.SnmpCredentials`.
 
 Control API (JSON, on 127.0.0.1:<control port>):
   GET  /machines             every machine's state
@@ -6,11 +8,23 @@ Control API (JSON, on 127.0.0.1:<control port>):
                              "lose_datagrams": [n, ...] (lose the n-th datagram from now),
                              "boot_url" (the panel its network boot asks; "" for none),
                              "install_seconds", "install_outcome": "succeed"|"fail"|"hang",
-                             "fresh": true (forget its history: counters, console, OS)}
+                             "fresh": true (forget its history: counters, console, OS),
+                             "traffic_mbps" (its data port's average rate, out; in is 30 %),
+                             "outlet": "on"|"off" (its mains, as if its PDU outlet switched),
+                             "power_restore_policy": "always-off"|"previous"|"always-on"}
+  GET  /switch               the switch agent: its UDP port, sysUpTime, every port's
+                             admin/oper status and ifHC counters
+  POST /switch               {"silent": true (a dead switch: no answers), "restart": true
+                             (counters and sysUpTime back to 0; admin statuses kept)}
+  POST /switch/ports/<ifIndex>  {"admin": "up"|"down", "in_octets", "out_octets" (set the
+                             counters, e.g. near 2**64 to see them wrap), "mbps"}
+  GET  /pdu                  the PDU agent: its UDP port and every outlet's state
+  POST /pdu                  {"silent": true}
 """
 
 import json
 import logging
+import re
 import selectors
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,12 +32,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pyghmi.ipmi.private.session as ipmi_session
 
 from provisioning.simlab.bmc import SimBmc
-from provisioning.simlab.machine import INSTALL_OUTCOMES, SimMachine
+from provisioning.simlab.machine import INSTALL_OUTCOMES, POWER_RESTORE_POLICIES, SimMachine
+from provisioning.simlab.pdu import SimPdu
+from provisioning.simlab.snmpagent import SnmpCredentials, serve_agents
+from provisioning.simlab.switch import SimSwitch
+from provisioning.simlab.wiring import MAX_BMCS_PER_PROCESS
 
 logger = logging.getLogger(__name__)
-
-# A large lab runs in several processes, so that it uses every core.
-MAX_BMCS_PER_PROCESS = 500
+# The control API's paths: kind -> (pattern with an optional number, the numbers there are).
+CONTROL_PATHS = {
+    "machines": (r"/machines(?:/(\d+))?", lambda lab: lab.bmcs),
+    "switch": (r"/switch(?:/ports/(\d+))?", lambda lab: lab.switch.ports),
+    "pdu": (r"/pdu(?:/(\d+))?", lambda lab: {}),  # outlets: SNMP, or a machine's "outlet"
+}
 
 
 class Lab:
@@ -36,6 +57,10 @@ class Lab:
         address: str = "127.0.0.1",
         boot_url: str = "",
         install_seconds: float = 3.0,
+        rack: int = 0,
+        switch_port: int = 0,
+        pdu_port: int = 0,
+        snmp: SnmpCredentials = SnmpCredentials(),  # noqa: B008 - frozen, so shared safely
     ):
         if len(ports) > MAX_BMCS_PER_PROCESS:
             raise ValueError(f"One lab process serves at most {MAX_BMCS_PER_PROCESS} BMCs.")
@@ -51,6 +76,15 @@ class Lab:
         # serve_forever reads these sockets; pyghmi's I/O thread must not race it for them.
         ours = {bmc.serversocket for bmc in self.bmcs.values()}
         ipmi_session.iosockets[:] = [s for s in ipmi_session.iosockets if s not in ours]
+        machines = [self.bmcs[port].machine for port in ports]
+        self.switch = SimSwitch(
+            machines, snmp, name=f"simlab-switch-{rack}", port=switch_port, address=address
+        )
+        self.pdu = SimPdu(machines, snmp, name=f"simlab-pdu-{rack}", port=pdu_port, address=address)
+
+    def serve_snmp(self) -> None:
+        """Start the switch and PDU agents (in a thread of their own)."""
+        serve_agents([self.switch.agent, self.pdu.agent])
 
     def machine(self, port: int) -> SimMachine:
         return self.bmcs[port].machine
@@ -63,8 +97,20 @@ class Lab:
             bmc.silent = bool(changes["silent"])
         if "acpi_responsive" in changes:
             bmc.machine.acpi_responsive = bool(changes["acpi_responsive"])
+        if "power_restore_policy" in changes:
+            if changes["power_restore_policy"] not in POWER_RESTORE_POLICIES:
+                raise ValueError(
+                    f"power_restore_policy is one of {', '.join(POWER_RESTORE_POLICIES)}"
+                )
+            bmc.machine.power_restore_policy = changes["power_restore_policy"]
+        if changes.get("outlet") in ("on", "off"):
+            bmc.machine.set_mains(changes["outlet"] == "on")
         if changes.get("power") in ("on", "off"):
-            bmc.machine.power = changes["power"]
+            bmc.machine.set_power(changes["power"])
+        if "traffic_mbps" in changes:
+            self.switch.change_port(
+                self.switch.data_port[port].if_index, {"mbps": changes["traffic_mbps"]}
+            )
         if "lose_datagrams" in changes:
             now = bmc.datagrams_received
             bmc.lose_datagrams = {now + int(n) for n in changes["lose_datagrams"]}
@@ -88,6 +134,7 @@ class Lab:
             "refused_suite_proposals": bmc.refused_suite_proposals,
             "datagrams_received": bmc.datagrams_received,
             "datagrams_lost": bmc.datagrams_lost,
+            "traffic_mbps": self.switch.data_port[port].mbps,
         }
 
     def serve_control(self, port: int) -> ThreadingHTTPServer:
@@ -102,25 +149,45 @@ class Lab:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def _port(self) -> int | None:
-                tail = self.path.rstrip("/").rsplit("/", 1)[-1]
-                return int(tail) if tail.isdigit() and int(tail) in lab.bmcs else None
+            def _target(self) -> tuple[str, int | None]:
+                """What the path names: a kind of thing and its number (None: all of them, or
+                the device itself); KeyError for anything else."""
+                for kind, (pattern, known) in CONTROL_PATHS.items():
+                    if match := re.fullmatch(pattern, self.path.rstrip("/")):
+                        number = None if match[1] is None else int(match[1])
+                        if number is None or number in known(lab):
+                            return kind, number
+                raise KeyError(self.path)
 
             def do_GET(self):
-                if self.path.rstrip("/") == "/machines":
+                try:
+                    kind, number = self._target()
+                except KeyError:
+                    return self._answer(404, {"detail": "nothing here"})
+                if kind == "switch":
+                    return self._answer(200, lab.switch.describe())
+                if kind == "pdu":
+                    return self._answer(200, lab.pdu.describe())
+                if number is None:
                     return self._answer(200, [lab.describe(p) for p in sorted(lab.bmcs)])
-                port = self._port()
-                if port is None:
-                    return self._answer(404, {"detail": "no such machine"})
-                return self._answer(200, lab.describe(port))
+                return self._answer(200, lab.describe(number))
 
             def do_POST(self):
-                port = self._port()
-                if port is None:
-                    return self._answer(404, {"detail": "no such machine"})
+                try:
+                    kind, number = self._target()
+                except KeyError:
+                    return self._answer(404, {"detail": "nothing here"})
+                change = {
+                    ("machines", True): lambda body: lab.change(number, body),
+                    ("switch", False): lab.switch.change,
+                    ("switch", True): lambda body: lab.switch.change_port(number, body),
+                    ("pdu", False): lab.pdu.change,
+                }.get((kind, number is not None))
+                if change is None:
+                    return self._answer(404, {"detail": "nothing to change here"})
                 length = int(self.headers.get("Content-Length") or 0)
                 try:
-                    return self._answer(200, lab.change(port, json.loads(self.rfile.read(length))))
+                    return self._answer(200, change(json.loads(self.rfile.read(length))))
                 except (ValueError, TypeError, AttributeError) as exc:
                     return self._answer(400, {"detail": f"not a change this lab takes: {exc}"})
 
@@ -155,8 +222,8 @@ class Lab:
                 data, sockaddr = sock.recvfrom(3000)
             except BlockingIOError:
                 return
-            if bmc.loses_next_datagram():
-                continue
+            if bmc.loses_next_datagram() or not bmc.machine.mains:
+                continue  # lost on the way, or the BMC has no power
             session = ipmi_session.Session.bmc_handlers.get(sockaddr, {}).get(port)
             if session is None:
                 session = ipmi_session.Session.bmc_handlers[sock][0]

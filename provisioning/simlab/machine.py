@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from provisioning.simlab import netboot
 
 INSTALL_OUTCOMES = ("succeed", "fail", "hang")
+# IPMI's chassis power restore policies: what a machine does when its outlet powers up again.
+POWER_RESTORE_POLICIES = ("always-off", "previous", "always-on")
 
 
 def simlab_mac(port: int) -> str:
@@ -41,6 +43,14 @@ class SimMachine:
     `boot_url` is the panel as the boot network's DHCP would announce it: without one the
     machine finds no PXE server and boots its disk. `install_outcome` says how its next
     installer ends: "succeed", "fail" (reports a failure) or "hang" (goes silent).
+
+    `mains` is the power its PDU outlet gives it. Without it the machine is off and its BMC
+    is dead too (the lab drops its datagrams); when the outlet powers up again the BMC
+    answers at once and the machine follows `power_restore_policy`: "previous" (the default,
+    what hosting racks configure so that a PDU cycle revives a hung server) comes back on if
+    it was on when the power went, "always-on" always does, "always-off" stays off.
+    `power_watchers` are called (lock held) just before its power changes: the switch banks
+    its port's traffic counters up to that moment.
     """
 
     port: int
@@ -53,6 +63,10 @@ class SimMachine:
     boot_url: str = ""
     install_seconds: float = 3.0
     install_outcome: str = "succeed"
+    mains: bool = True
+    power_restore_policy: str = "previous"
+    on_when_mains_lost: bool = False
+    power_watchers: list = field(default_factory=list, repr=False)
     netboots: int = 0
     os: str = ""
     console: deque = field(default_factory=lambda: deque(maxlen=20), repr=False)
@@ -98,15 +112,50 @@ class SimMachine:
             if self.power == "on":
                 self._boot()
 
+    def _power(self, state: str) -> None:
+        """Lock held."""
+        if state != self.power:
+            for watcher in self.power_watchers:
+                watcher()
+            self.power = state
+
+    def set_power(self, state: str) -> None:
+        """Force the power state, booting nothing (the control API's hook)."""
+        with self._lock:
+            if state == "on" and not self.mains:
+                raise ValueError("its PDU outlet is off")
+            self._power(state)
+
     def power_on(self) -> None:
         with self._lock:
-            if self.power == "off":
-                self.power = "on"
+            if self.power == "off" and self.mains:
+                self._power("on")
                 self._boot()
 
     def power_off(self) -> None:
         with self._lock:
-            self.power = "off"
+            self._power("off")
+
+    def set_mains(self, on: bool) -> None:
+        """Its PDU outlet switched: off cuts the machine and its BMC; on restores standby
+        power and applies the power restore policy."""
+        with self._lock:
+            if on == self.mains:
+                return
+            if not on:
+                self.on_when_mains_lost = self.power == "on"
+                for watcher in self.power_watchers:
+                    watcher()
+                self.mains = False
+                self.power = "off"
+                return
+            for watcher in self.power_watchers:
+                watcher()
+            self.mains = True
+            policy = self.power_restore_policy
+            if policy == "always-on" or (policy == "previous" and self.on_when_mains_lost):
+                self.power = "on"
+                self._boot()
 
     def reset(self) -> None:
         """A hard reset reboots a running machine; it does nothing to one that is off."""
@@ -146,6 +195,8 @@ class SimMachine:
             "boot_url": self.boot_url,
             "install_seconds": self.install_seconds,
             "install_outcome": self.install_outcome,
+            "outlet": "on" if self.mains else "off",
+            "power_restore_policy": self.power_restore_policy,
             "netboots": self.netboots,
             "os": self.os,
             "console": list(self.console),
