@@ -18,6 +18,7 @@ from network.switches import PortInfo, SwitchDriver
 
 PORT_FIELDS = ["name", "if_index", "description", "speed_mbps", "admin_status", "oper_status"]
 OUTLET_FIELDS = ["name", "power_state"]
+NAME_LENGTH = SwitchPort._meta.get_field("name").max_length
 
 
 @dataclass
@@ -33,12 +34,19 @@ class DiscoveryReport:
 def discover_switch(switch: Switch) -> DiscoveryReport:
     """Walk the switch's interfaces and upsert its ports.
 
-    A port is matched by name first, then by ifIndex: switches may renumber ifIndexes (after a
-    reboot, a new stack member), and a server must stay on the port it is cabled to. A port
-    that vanished keeps its row and connections but loses its ifIndex, which may now belong to
-    another port. Raises SnmpError (recorded on the switch) when the walk fails.
+    Ports are matched by name (ifName), which is what is cabled and what staff enter, not by
+    ifIndex: switches renumber ifIndexes (a reboot without ifIndex persistence, a new stack
+    member), and a server must never move silently to another physical port. A port that
+    vanished keeps its row and connections but loses its ifIndex, which may now be another
+    port's; it cannot be driven until it is back. Raises SnmpError (recorded on the switch)
+    when the walk fails.
     """
     found = _walk(switch, lambda target: SwitchDriver(target).ports())
+    if not found and switch.ports.filter(if_index__isnull=False).exists():
+        raise SnmpError(
+            f"The switch {switch.name} listed no interfaces; its ports were left as they were. "
+            "Check its SNMP agent (a restricted view?) and discover it again."
+        )
     with transaction.atomic():
         Switch.objects.select_for_update().filter(pk=switch.pk).first()
         return _upsert_ports(switch, _unique_names(found))
@@ -87,13 +95,15 @@ def _walk(device: SnmpDevice, read: Callable[[SnmpTarget], list]) -> list:
 
 
 def _unique_names(ports: Sequence[PortInfo]) -> list[PortInfo]:
-    """Names must be unique on a switch: a blank or repeated ifName gets its ifIndex."""
+    """Names are unique on a switch and 64 characters at most: a blank ifName becomes
+    "ifIndex N", and a repeated one gets its ifIndex added."""
     seen: set[str] = set()
     unique = []
     for port in ports:
-        name = port.name.strip() or f"ifIndex {port.if_index}"
+        name = port.name.strip()[:NAME_LENGTH] or f"ifIndex {port.if_index}"
         if name in seen:
-            name = f"{name} (ifIndex {port.if_index})"
+            suffix = f" (ifIndex {port.if_index})"
+            name = name[: NAME_LENGTH - len(suffix)] + suffix
         seen.add(name)
         unique.append(port if name == port.name else replace(port, name=name))
     return unique
@@ -101,25 +111,14 @@ def _unique_names(ports: Sequence[PortInfo]) -> list[PortInfo]:
 
 def _upsert_ports(switch: Switch, found: list[PortInfo]) -> DiscoveryReport:
     now = timezone.now()
-    existing = list(switch.ports.all())
-    by_name = {port.name: port for port in existing}
-    by_index = {port.if_index: port for port in existing if port.if_index is not None}
-    walked_names = {info.name for info in found}
-    pairs: list[tuple[PortInfo, SwitchPort | None]] = []
-    for info in found:
-        row = by_name.get(info.name)
-        if row is None:
-            row = by_index.get(info.if_index)
-            if row is not None and row.name in walked_names:
-                row = None  # that row is another walked port's, by its name
-        pairs.append((info, row))
-    matched = {row.pk for _, row in pairs if row is not None}
+    existing = {port.name: port for port in switch.ports.all()}
+    pairs = [(info, existing.pop(info.name, None)) for info in found]
+    vanished = sorted(existing.values(), key=lambda port: port.name)
 
     report = DiscoveryReport()
-    vanished = [row for row in existing if row.pk not in matched]
     # Free ifIndexes first, so no two rows hold one for a moment (unique per switch).
-    moving = [row.pk for info, row in pairs if row is not None and row.if_index != info.if_index]
-    moving += [row.pk for row in vanished if row.if_index is not None]
+    moving = [row for info, row in pairs if row is not None and row.if_index != info.if_index]
+    moving = [row.pk for row in moving + vanished if row.if_index is not None]
     if moving:
         SwitchPort.objects.filter(pk__in=moving).update(if_index=None)
     changed, created = [], []
@@ -138,17 +137,17 @@ def _upsert_ports(switch: Switch, found: list[PortInfo]) -> DiscoveryReport:
             )
             report.created.append(info.name)
             continue
-        if any(getattr(row, name) != value for name, value in values.items()):
-            report.updated.append(info.name)
-        else:
+        if all(getattr(row, name) == value for name, value in values.items()):
             report.unchanged += 1
+            continue
+        report.updated.append(info.name)
         for name, value in values.items():
             setattr(row, name, value)
-        row.status_read_at = row.discovered_at = now
         changed.append(row)
-    SwitchPort.objects.bulk_update(
-        changed, [*PORT_FIELDS, "status_read_at", "discovered_at"], batch_size=500
+    switch.ports.exclude(pk__in=[row.pk for row in vanished]).update(
+        status_read_at=now, discovered_at=now
     )
+    SwitchPort.objects.bulk_update(changed, PORT_FIELDS, batch_size=500)
     SwitchPort.objects.bulk_create(created, batch_size=500)
     report.vanished = [row.name for row in vanished]
     return report
@@ -170,17 +169,15 @@ def _upsert_outlets(pdu: Pdu, found: list[OutletInfo]) -> DiscoveryReport:
             )
             report.created.append(str(info.number))
             continue
-        if any(getattr(row, name) != value for name, value in values.items()):
-            report.updated.append(str(info.number))
-        else:
+        if all(getattr(row, name) == value for name, value in values.items()):
             report.unchanged += 1
+            continue
+        report.updated.append(str(info.number))
         for name, value in values.items():
             setattr(row, name, value)
-        row.state_read_at = row.discovered_at = now
         changed.append(row)
-    PduOutlet.objects.bulk_update(
-        changed, [*OUTLET_FIELDS, "state_read_at", "discovered_at"], batch_size=500
-    )
+    pdu.outlets.exclude(number__in=list(existing)).update(state_read_at=now, discovered_at=now)
+    PduOutlet.objects.bulk_update(changed, OUTLET_FIELDS, batch_size=500)
     PduOutlet.objects.bulk_create(created, batch_size=500)
     report.vanished = [str(number) for number in sorted(existing)]
     return report
