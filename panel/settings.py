@@ -184,6 +184,10 @@ PANEL_BMC_TIMEOUT = float(os.environ.get("PANEL_BMC_TIMEOUT", "20"))
 # An operation on a BMC already marked unreachable first gets one read this short: a dead
 # BMC then fails the operation at once instead of holding a worker that healthy servers need.
 PANEL_BMC_PROBE_SECONDS = float(os.environ.get("PANEL_BMC_PROBE_SECONDS", "1"))
+# SNMP (switches, PDUs): how long to wait for the answer to each try of a request.
+PANEL_SNMP_TIMEOUT = float(os.environ.get("PANEL_SNMP_TIMEOUT", "2"))
+# How often an unanswered SNMP request is resent: silence fails after timeout x (retries + 1).
+PANEL_SNMP_RETRIES = int(os.environ.get("PANEL_SNMP_RETRIES", "1"))
 # Power-state sync: how often each BMC is read, and how many are read at once.
 PANEL_POWER_SYNC_SECONDS = int(os.environ.get("PANEL_POWER_SYNC_SECONDS", "60"))
 PANEL_POWER_SYNC_CONCURRENCY = int(os.environ.get("PANEL_POWER_SYNC_CONCURRENCY", "64"))
