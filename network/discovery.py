@@ -8,12 +8,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from inventory.models import Pdu, PduOutlet, SnmpDevice, Switch, SwitchPort
+from network import reachability
 from network.pdus import OutletInfo, pdu_driver
-from network.snmp import SnmpError, SnmpTarget, SnmpUnreachable
+from network.snmp import SnmpError, SnmpTarget
 from network.switches import PortInfo, SwitchDriver
 
 PORT_FIELDS = ["name", "if_index", "description", "speed_mbps", "admin_status", "oper_status"]
@@ -60,37 +60,13 @@ def discover_pdu(pdu: Pdu) -> DiscoveryReport:
         return _upsert_outlets(pdu, found)
 
 
-def record_reachable(device: SnmpDevice) -> None:
-    """The device answered: clear its failure count and error."""
-    now = timezone.now()
-    type(device).objects.filter(pk=device.pk).update(
-        reachable=True, last_seen=now, last_error="", consecutive_failures=0
-    )
-    device.reachable, device.last_seen, device.last_error = True, now, ""
-    device.consecutive_failures = 0
-
-
-def record_failure(device: SnmpDevice, error: SnmpError) -> None:
-    """A request failed: count it and keep the message. Only silence makes it unreachable."""
-    answered = not isinstance(error, SnmpUnreachable)
-    changes = {"last_error": error.message[:500], "reachable": answered}
-    if answered:
-        changes["last_seen"] = timezone.now()
-    type(device).objects.filter(pk=device.pk).update(
-        consecutive_failures=F("consecutive_failures") + 1, **changes
-    )
-    for name, value in changes.items():
-        setattr(device, name, value)
-    device.consecutive_failures += 1
-
-
 def _walk(device: SnmpDevice, read: Callable[[SnmpTarget], list]) -> list:
     try:
         found = read(SnmpTarget.for_device(device))
     except SnmpError as exc:
-        record_failure(device, exc)
+        reachability.failed(device, exc)
         raise
-    record_reachable(device)
+    reachability.answered(device)
     return found
 
 

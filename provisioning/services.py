@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from inventory.models import Server, SwitchPort
+from network import portsync
 from panel import audit
 from panel.exceptions import Conflict, NotAllowed
 from panel.models import SshKey, User
@@ -226,6 +227,22 @@ def sync_power_states() -> powersync.SweepReport:
     return report
 
 
+def sync_network_states() -> portsync.NetworkSweepReport:
+    """The periodic read of switch ports and PDU outlets, then, under a switch's `enforce`
+    policy, an operation that sets a drifted server's data ports back."""
+    report = portsync.sweep()
+    for kind, server_ids in (
+        (Operation.Kind.SUSPEND, report.to_suspend),
+        (Operation.Kind.RESUME, report.to_resume),
+    ):
+        for server in Server.objects.filter(pk__in=server_ids):
+            try:
+                _start(actor=None, server=server, kind=kind, params={"drift": True})
+            except Conflict:
+                continue  # an operation is already running on it; the next sweep looks again
+    return report
+
+
 def refresh_power_state(*, server: Server) -> None:
     """Read the server's power state now, as the sweep would (a drift under `enforce` is
     restored too); a BmcError is recorded on the BMC and raised."""
@@ -357,15 +374,13 @@ def request_outlet_power(*, actor: User, server: Server, action: str) -> Operati
     if action not in PDU_KINDS:
         raise ValueError(action)
     server = _lock_for_staff(actor, server, "switch PDU outlets")
-    outlets = list(server.pdu_outlets.values_list("pk", flat=True))
+    outlets = list(server.pdu_outlets.select_related("pdu"))
     if not outlets:
         raise Conflict(
             f"{server.name} has no PDU outlet connected: connect it first (PDU outlets in the "
             "admin, or /api/v1/pdu-outlets/)."
         )
-    return _start(
-        actor=actor,
-        server=server,
-        kind=PDU_KINDS[action],
-        params={"action": action, "outlets": outlets},
-    )
+    params = {"action": action, "outlets": [outlet.pk for outlet in outlets]}
+    if action == "cycle":
+        params["cycle_seconds"] = max(outlet.pdu.cycle_seconds for outlet in outlets)
+    return _start(actor=actor, server=server, kind=PDU_KINDS[action], params=params)

@@ -27,6 +27,15 @@ def sync_power_states() -> str:
     )
 
 
+def sync_network_states() -> str:
+    report = services.sync_network_states()
+    return (
+        f"read {report.switches} switches and {report.pdus} PDUs in {report.seconds:.2f} s, "
+        f"{report.failed} failed, {len(report.drifted)} ports drifted, "
+        f"{len(report.to_suspend) + len(report.to_resume)} servers set back"
+    )
+
+
 def start_recovery(sender, proc_name, **kwargs) -> None:
     """django-q2's post_spawn, in each new worker process: recovery runs in a thread beside
     the worker's tasks. A schedule cannot: django-q2 looks at schedules every 30 s, at most

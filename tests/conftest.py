@@ -4,6 +4,7 @@ from rest_framework.test import APIClient
 from panel import services as people
 from provisioning.simlab.machine import simlab_mac
 from tests.factories import make_server, make_user, restore_shipped_os_templates
+from tests.migrations import migrator  # noqa: F401 - a fixture for the migration tests
 from tests.simlab import Simlab
 
 

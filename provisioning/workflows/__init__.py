@@ -9,15 +9,20 @@ message, whether and until when a running operation may be cancelled (`CancelRul
 what to undo after a failure or cancel, whether an outcome already reported wins over a
 passed deadline, and what to record on success.
 
-A device kind (`provisioning.devices.Device`) has a module here (`bmc.py`); a new one
-(switch ports, PDU outlets) is a module beside it, its workflows a module of their own
-whose WORKFLOWS are added below.
+A device kind (`provisioning.devices.Device`) has a module here (`bmc.py`,
+`switch_ports.py`, `pdu_outlets.py`); its workflows are a module of their own whose
+WORKFLOWS are added below.
 """
 
-from provisioning.workflows import power, pxe
+from provisioning.workflows import pdu, power, pxe, suspension
 from provisioning.workflows.base import Workflow
 
-REGISTRY: dict[str, Workflow] = {**power.WORKFLOWS, **pxe.WORKFLOWS}
+REGISTRY: dict[str, Workflow] = {
+    **power.WORKFLOWS,
+    **pxe.WORKFLOWS,
+    **suspension.WORKFLOWS,
+    **pdu.WORKFLOWS,
+}
 
 
 def for_kind(kind: str) -> Workflow:

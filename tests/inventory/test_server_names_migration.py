@@ -2,15 +2,13 @@
 
 import pytest
 
-from tests.migrations import migrate
-
 BEFORE = [("inventory", "0003_network_boot")]
 AFTER = [("inventory", "0004_server_names_are_host_names")]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_names_that_only_need_lower_case_are_fixed_and_the_others_are_reported(capsys):
-    old = migrate(BEFORE)
+def test_names_that_only_need_lower_case_are_fixed_and_the_others_are_reported(capsys, migrator):
+    old = migrator(BEFORE)
     profile = old.get_model("inventory", "HardwareProfile").objects.create(
         name="cfg", cpu="x", ram_gb=1, disk_size_gb=1
     )
@@ -29,7 +27,7 @@ def test_names_that_only_need_lower_case_are_fixed_and_the_others_are_reported(c
     old_server = old.get_model("inventory", "Server")
     ids = {name: old_server.objects.create(name=name, profile=profile).pk for name in names}
 
-    new = migrate(AFTER)
+    new = migrator(AFTER)
 
     server = new.get_model("inventory", "Server")
     after = {pk: name for pk, name in server.objects.values_list("pk", "name")}

@@ -3,15 +3,16 @@ the end: their hash goes too; a running install keeps its own."""
 
 import pytest
 
-from tests.migrations import migrate
-
-BEFORE = [("provisioning", "0008_bootticket_source_address")]
+BEFORE = [
+    ("provisioning", "0008_bootticket_source_address"),
+    ("inventory", "0004_server_names_are_host_names"),
+]
 AFTER = [("provisioning", "0009_recovery")]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_ended_operations_lose_their_password_hash_and_running_ones_keep_it():
-    old = migrate(BEFORE)
+def test_ended_operations_lose_their_password_hash_and_running_ones_keep_it(migrator):
+    old = migrator(BEFORE)
     profile = old.get_model("inventory", "HardwareProfile").objects.create(
         name="cfg", cpu="x", ram_gb=1, disk_size_gb=1
     )
@@ -31,7 +32,7 @@ def test_ended_operations_lose_their_password_hash_and_running_ones_keep_it():
         params=params,
     )
 
-    new = migrate(AFTER)
+    new = migrator(AFTER)
 
     operations = new.get_model("provisioning", "Operation").objects
     assert operations.get(pk=ended.pk).params == {"os_name": "Debian 12"}
