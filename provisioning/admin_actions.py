@@ -1,6 +1,8 @@
 """Staff actions on selected servers that start operations, each through the same
 service as the API and the portal; the server admin offers them before inventory's own."""
 
+from functools import partial
+
 from django import forms
 from django.contrib import admin
 
@@ -11,21 +13,26 @@ from provisioning.bmc import BOOT_DEVICES
 from provisioning.models import OsTemplate
 
 
-def _power(action: str, label: str):
-    @admin.action(description=f"{label} (BMC)")
+def _action(name: str, description: str, done: str, start):
+    """An action that calls `start(actor=..., server=...)` for each selected server."""
+
+    @admin.action(description=description)
     def run(modeladmin, request, queryset):
         each_server(
             modeladmin,
             request,
             queryset,
-            f"{label} requested",
-            lambda server: provisioning_services.request_power(
-                actor=request.user, server=server, action=action
-            ),
+            done,
+            lambda server: start(actor=request.user, server=server),
         )
 
-    run.__name__ = f"power_{action}"
+    run.__name__ = name
     return run
+
+
+def _power(action: str, label: str):
+    start = partial(provisioning_services.request_power, action=action)
+    return _action(f"power_{action}", f"{label} (BMC)", f"{label} requested", start)
 
 
 power_on = _power("on", "Power on")
@@ -85,4 +92,53 @@ def reinstall(modeladmin, request, queryset):
     )
 
 
-OPERATION_ACTIONS = [power_on, power_off, power_cycle, set_boot_device, reinstall]
+class SuspendForm(forms.Form):
+    reason = forms.CharField(
+        max_length=200,
+        required=False,
+        help_text="Shown to the customer, e.g. 'Invoice 1234 unpaid'",
+    )
+
+
+@admin.action(description="Suspend (switch ports down)…")
+def suspend(modeladmin, request, queryset):
+    return ask_then_each_server(
+        modeladmin,
+        request,
+        queryset,
+        SuspendForm,
+        "Suspend: the customer loses the network, power and reinstall",
+        lambda data: "Suspend requested",
+        lambda server, data: provisioning_services.request_suspend(
+            actor=request.user, server=server, reason=data["reason"]
+        ),
+    )
+
+
+resume = _action(
+    "resume", "Resume (switch ports up)", "Resume requested", provisioning_services.request_resume
+)
+
+
+def _outlets(action: str, label: str):
+    start = partial(provisioning_services.request_outlet_power, action=action)
+    done = f"{label} of the PDU outlets requested"
+    return _action(f"pdu_{action}", f"{label} (PDU outlets)", done, start)
+
+
+pdu_on = _outlets("on", "Power on")
+pdu_off = _outlets("off", "Power off")
+pdu_cycle = _outlets("cycle", "Power cycle")
+
+OPERATION_ACTIONS = [
+    power_on,
+    power_off,
+    power_cycle,
+    set_boot_device,
+    reinstall,
+    suspend,
+    resume,
+    pdu_cycle,
+    pdu_off,
+    pdu_on,
+]

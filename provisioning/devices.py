@@ -31,8 +31,9 @@ class Connection(Protocol):
     def observe(self, reading: str) -> str:
         """Record a state a step just read from the device (the sync then sees no drift)."""
 
-    def failed(self, error: DeviceError) -> None:
-        """Record that the device failed the operation's request."""
+    def failed(self, error: DeviceError) -> str:
+        """Record that the device failed the operation's request; the message the operation
+        fails with (the error's, and what staff can do next)."""
 
 
 class Device(Protocol):

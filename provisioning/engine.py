@@ -223,8 +223,7 @@ def _advance(op: Operation, worker: str) -> None:
             fail(str(exc))
             return
         except DeviceError as exc:
-            device.failed(exc)
-            fail(exc.message)
+            fail(device.failed(exc))
             return
         if isinstance(outcome, Done):
             _finish(op, workflow, worker, State.SUCCEEDED, outcome.message, outcome.result)

@@ -6,6 +6,7 @@ from django.conf import settings
 
 from inventory.models import Server
 from provisioning import powersync
+from provisioning.bmc import BmcUnreachable
 from provisioning.bmc.drivers import driver_for
 from provisioning.devices import DeviceError
 
@@ -23,8 +24,15 @@ class BmcConnection:
         powersync.record_power_state(self.bmc, reading, cipher_suite=self.driver.cipher_suite)
         return reading
 
-    def failed(self, error: DeviceError) -> None:
+    def failed(self, error: DeviceError) -> str:
+        """A BMC that stopped answering leaves the hard power: say so where there is one."""
         powersync.record_failure(self.bmc, error.message)
+        if isinstance(error, BmcUnreachable) and self.bmc.server.pdu_outlets.exists():
+            return (
+                f"{error.message} Staff can cut and restore its power through its PDU outlets "
+                "(PDU power cycle)."
+            )
+        return error.message
 
 
 class ServerBmc:

@@ -42,8 +42,9 @@ class SnmpConnection:
     def observe(self, reading: str) -> str:
         return reading
 
-    def failed(self, error: DeviceError) -> None:
+    def failed(self, error: DeviceError) -> str:
         """Already recorded on the device that failed, by `talk`."""
+        return error.message
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ import html
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from inventory.models import Server
+from inventory.models import Pdu, PduOutlet, Server, Switch, SwitchPort
 from panel.models import AuditEvent
 from provisioning.models import Operation, OsTemplate
 from tests.factories import make_profile, make_server
@@ -58,6 +58,33 @@ def test_reinstall_checks_each_server(staff, admin):
     assert "Reinstall of AlmaLinux 9 started: r-2." in page
     assert "Refused: r-1: RAID 1 (mirror) needs 2 disks or more; this server has 1." in page
     assert Operation.objects.get(server=two_disks, kind="install").params["raid"] == "raid_1"
+
+
+def test_suspend_asks_for_a_reason_then_suspends_each_connected_server(staff, admin):
+    wired, bare = make_server(actor=admin, name="s-1"), make_server(actor=admin, name="s-2")
+    switch = Switch.objects.create(name="sw-a", address="192.0.2.9")
+    SwitchPort.objects.create(switch=switch, name="Gi1/0/1", if_index=1, server=wired)
+    assert "Suspend: the customer loses" in shown(act(staff, "suspend", [wired]))
+
+    page = shown(act(staff, "suspend", [wired, bare], apply="1", reason="Invoice 77 unpaid"))
+
+    assert "Suspend requested: s-1." in page
+    assert "Refused: s-2: s-2 has no switch port connected" in page
+    wired.refresh_from_db()
+    assert (wired.suspended, wired.suspend_reason) == (True, "Invoice 77 unpaid")
+    Operation.objects.update(state=Operation.State.SUCCEEDED)
+    assert "Resume requested: s-1." in shown(act(staff, "resume", [wired]))
+
+
+def test_pdu_power_cycle_action_switches_the_outlets(staff, admin):
+    server = make_server(actor=admin, name="p-1")
+    PduOutlet.objects.create(
+        pdu=Pdu.objects.create(name="pdu-a", address="192.0.2.8"), number=2, server=server
+    )
+    assert "Power cycle of the PDU outlets requested: p-1." in shown(
+        act(staff, "pdu_cycle", [server])
+    )
+    assert Operation.objects.get(server=server).kind == Operation.Kind.PDU_CYCLE
 
 
 def test_assign_and_release_owner(staff, admin, customer):

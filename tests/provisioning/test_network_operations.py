@@ -131,3 +131,15 @@ def test_a_port_enabled_by_hand_on_a_suspended_server_is_drift_and_enforce_shuts
     assert op.state == Operation.State.SUCCEEDED, op.error
     assert agent_port(simlab, cabled.cable.data_if_index)["admin"] == "down"
     assert AuditEvent.objects.filter(action="switch_port.drift").count() == 1  # once, not per sweep
+
+
+def test_a_hung_bmc_fails_power_with_the_pdu_as_the_way_out(simlab, cabled, owner_api, admin_api):
+    simlab.change(cabled.lab_port, power="on", silent=True)  # the BMC hangs
+
+    op = run(owner_api.post(f"/api/v1/servers/{cabled.pk}/power/", {"action": "cycle"}))
+
+    assert op.state == Operation.State.FAILED
+    assert "No answer from the BMC" in op.error
+    assert op.error.endswith("through its PDU outlets (PDU power cycle).")
+    op = run(admin_api.post(f"/api/v1/servers/{cabled.pk}/pdu-power/", {"action": "cycle"}))
+    assert op.state == Operation.State.SUCCEEDED, op.error

@@ -86,8 +86,9 @@ class OutletConnection:
         self.outlets.readings.append(reading)
         return reading
 
-    def failed(self, error: DeviceError) -> None:
+    def failed(self, error: DeviceError) -> str:
         self.outlets.failures.append(error.message)
+        return error.message
 
 
 class Outlets:
