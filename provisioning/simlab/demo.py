@@ -4,10 +4,12 @@ machines played by simlab."""
 from django.db import transaction
 
 from inventory import ipam, services
-from inventory.models import HardwareProfile, Location, Rack
+from inventory.models import Bmc, HardwareProfile, Location, Rack
 from panel import services as people
 from panel.models import User
+from provisioning.simlab.enrolment import cable_lab
 from provisioning.simlab.machine import simlab_mac
+from provisioning.simlab.wiring import rack_wiring
 
 ADMIN_EMAIL = "admin@demo.metalpanel"
 ADMIN_PASSWORD = "demo-admin-pass"  # noqa: S105 - a published demo credential
@@ -21,6 +23,10 @@ PROFILES = [
     ("EPYC-7402P-128Gb-4x3840NVMe", "AMD EPYC 7402P", 24, 128, 4, 3840, "nvme"),
 ]
 BMC_BASE_PORT = 16230
+# simlab's SNMP agents: a switch and a PDU per rack of up to 500 machines, rack r on base + r.
+SWITCH_BASE_PORT = 16400
+PDU_BASE_PORT = 16500
+SNMP_COMMUNITY = "private"  # simlab's read-write community
 
 
 def demo_bmc_port(index: int) -> int:
@@ -126,4 +132,16 @@ def seed(servers: int = 12) -> User:
         if index < 4:
             ipam.allocate_ip(actor=admin, server=server, family=4)
             services.assign_owner(actor=admin, server=server, owner=customers[index % 2])
+    ports = [demo_bmc_port(index) for index in range(servers)]
+    wiring = rack_wiring(ports, switch_port=SWITCH_BASE_PORT, pdu_port=PDU_BASE_PORT)
+    cable_lab(wiring, community=SNMP_COMMUNITY)
     return admin
+
+
+def sold_machines() -> list[int]:
+    """The BMC ports of the servers customers have: running when the demo starts."""
+    return sorted(
+        Bmc.objects.filter(server__owner__isnull=False, port__gte=BMC_BASE_PORT).values_list(
+            "port", flat=True
+        )
+    )

@@ -1,9 +1,12 @@
+import json
 import subprocess
 import sys
+import time
+import urllib.request
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from panel import services as people
 from provisioning.simlab import demo
@@ -48,6 +51,12 @@ class Command(BaseCommand):
             f"  simlab:    {servers} BMCs on 127.0.0.1 UDP {demo.demo_bmc_port(0)}-"
             f"{demo.demo_bmc_port(servers - 1)}, machines at "
             f"http://127.0.0.1:{SIMLAB_CONTROL_PORT}/machines\n"
+            f"  Network:   a switch (SNMP, UDP {demo.SWITCH_BASE_PORT}) and a PDU "
+            f"(UDP {demo.PDU_BASE_PORT}), community {demo.SNMP_COMMUNITY}; customers' servers "
+            "run and their traffic graphs fill. Suspend one:\n"
+            f'             curl -H "Authorization: Token {key}" '
+            f"-H 'Content-Type: application/json' "
+            f'-d \'{{"reason": "Invoice 1234 unpaid"}}\' {base}/api/v1/servers/1/suspend/\n'
             f"  Boot:      the boot endpoints answer {SIMLAB_BOOT_NETWORK} "
             "(PANEL_BOOT_ALLOWED_CIDRS, for this demo only)\n"
         )
@@ -71,10 +80,17 @@ class Command(BaseCommand):
                     str(SIMLAB_CONTROL_PORT),
                     "--boot-url",
                     base,
+                    "--switch-port",
+                    str(demo.SWITCH_BASE_PORT),
+                    "--pdu-port",
+                    str(demo.PDU_BASE_PORT),
+                    "--snmp-write-community",
+                    demo.SNMP_COMMUNITY,
                 ]
             ),
             subprocess.Popen([*manage, "qcluster"]),  # noqa: S603
         ]
+        _switch_on(demo.sold_machines())
         try:
             call_command("runserver", addrport, use_reloader=False)
         finally:
@@ -82,3 +98,23 @@ class Command(BaseCommand):
                 child.terminate()
             for child in children:
                 child.wait(timeout=15)
+
+
+def _switch_on(ports: list[int], seconds: float = 30) -> None:
+    """The servers customers have are running when the demo starts (simlab's machines start
+    off): switched on through simlab's control API once it answers."""
+    deadline = time.monotonic() + seconds
+    for port in ports:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{SIMLAB_CONTROL_PORT}/machines/{port}",
+            data=json.dumps({"power": "on"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        while True:
+            try:
+                urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 - our simlab
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise CommandError("simlab did not start; see its output above.") from None
+                time.sleep(0.5)
