@@ -6,7 +6,7 @@ import itertools
 from django.apps import apps
 
 from inventory import ipam, services
-from inventory.models import HardwareProfile, IpPool, Location, Rack, Server
+from inventory.models import HardwareProfile, IpPool, Location, Pdu, Rack, Server, Switch
 from panel import services as people
 from panel.models import User
 
@@ -62,6 +62,26 @@ def make_server(*, actor: User | None = None, owner: User | None = None, **field
     if owner is not None:
         server = services.assign_owner(actor=actor, server=server, owner=owner)
     return server
+
+
+def _make_snmp_device(model, prefix: str, community: str, fields: dict):
+    """A v2c device in TEST-NET-1, where no agent answers; made through the service."""
+    n = next(_seq)
+    actor = User.objects.filter(role="admin").first() or make_user("admin")
+    fields.setdefault("name", f"{prefix}-{n}")
+    fields.setdefault("address", f"192.0.2.{n % 250 + 1}")
+    fields.setdefault("port", 16100 + n)
+    return services.save_snmp_device(
+        actor=actor, device=model(**fields), secrets={"community": community}
+    )
+
+
+def make_switch(*, community: str = "switch-community", **fields) -> Switch:
+    return _make_snmp_device(Switch, "sw", community, fields)
+
+
+def make_pdu(*, community: str = "pdu-community", **fields) -> Pdu:
+    return _make_snmp_device(Pdu, "pdu", community, fields)
 
 
 def make_pool(
