@@ -11,7 +11,7 @@ from django.utils.safestring import mark_safe
 
 from inventory import ipam, services
 from inventory.admin_actions import SERVER_ACTIONS
-from inventory.importing import COLUMNS, import_servers
+from inventory.importing import COLUMNS, CONNECTION_HELP, import_servers
 from inventory.models import (
     Bmc,
     HardwareProfile,
@@ -148,10 +148,6 @@ class ServerConnectionForm(forms.ModelForm):
             for name in (self.device_field, self.key_field):
                 self.fields[name].disabled = True
 
-    def validate_unique(self):
-        if self.instance.pk:  # a new row may name a port or outlet that exists: it connects it
-            super().validate_unique()
-
     def clean(self):
         cleaned = super().clean()
         device, key = cleaned.get(self.device_field), cleaned.get(self.key_field)
@@ -160,6 +156,8 @@ class ServerConnectionForm(forms.ModelForm):
             existing = self._meta.model.objects.filter(**lookup).select_related("server").first()
             if existing and existing.server_id not in (None, self.instance.server_id):
                 self.add_error(self.key_field, services.move_refusal(existing))
+            elif existing:
+                self.instance = existing  # the row names a port or outlet there is: connect it
         return cleaned
 
 
@@ -386,6 +384,7 @@ class ServerAdmin(AuditedAdmin):
             "form": form,
             "report": report,
             "columns": COLUMNS,
+            "connection_help": CONNECTION_HELP,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/inventory/server/import.html", context)
@@ -492,6 +491,20 @@ class HardwareProfileAdmin(AuditedAdmin):
         return profile.total_server_count
 
 
+def _device_columns(*own: str, points: str) -> list[str]:
+    """A switch or PDU list's columns: the device, its own fields, its SNMP health, its ports."""
+    return [
+        "name",
+        "endpoint",
+        *own,
+        "snmp_version",
+        "reachable",
+        "last_seen",
+        "last_error",
+        points,
+    ]
+
+
 class SnmpDeviceAdmin(AuditedAdmin):
     """Switches and PDUs: saved and deleted through the services. Discovery of ports and
     outlets (network.discovery) is an action added by the layer above."""
@@ -552,15 +565,7 @@ class SnmpDeviceAdmin(AuditedAdmin):
 class SwitchAdmin(SnmpDeviceAdmin):
     points = "ports"
     device_fields = ["drift_policy"]
-    list_display = [
-        "name",
-        "endpoint",
-        "snmp_version",
-        "reachable",
-        "last_seen",
-        "last_error",
-        "ports",
-    ]
+    list_display = _device_columns(points="ports")
     list_filter = [*SnmpDeviceAdmin.list_filter, "drift_policy"]
     readonly_fields = [*SnmpDeviceAdmin.readonly_fields, "ports"]
 
@@ -580,16 +585,7 @@ class PduAdmin(SnmpDeviceAdmin):
         "off_value",
         "cycle_seconds",
     ]
-    list_display = [
-        "name",
-        "endpoint",
-        "profile",
-        "snmp_version",
-        "reachable",
-        "last_seen",
-        "last_error",
-        "outlets",
-    ]
+    list_display = _device_columns("profile", points="outlets")
     list_filter = [*SnmpDeviceAdmin.list_filter, "profile"]
     readonly_fields = [*SnmpDeviceAdmin.readonly_fields, "outlets"]
 

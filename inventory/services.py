@@ -4,7 +4,7 @@ connections to them. Each one is audited."""
 from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 
 from inventory.addresses import normalise_mac, validate_device_address
 from inventory.models import (
@@ -331,17 +331,25 @@ def _changed_fields(stored, current) -> list[str]:
     ]
 
 
-def _check_switch_port(port: SwitchPort, stored: SwitchPort | None) -> None:
+def _check_point(point, stored, device: str, key: str, noun: str) -> tuple[dict, models.QuerySet]:
+    """What ports and outlets share: valid fields, they stay on their device and their `key`
+    is unique on it. Returns the field errors and the device's other ports or outlets."""
     errors: dict[str, list[str]] = {}
     try:
-        port.full_clean(exclude=["switch", "server"], validate_constraints=False)
+        point.full_clean(exclude=[device, "server"], validate_constraints=False)
     except ValidationError as exc:
         errors.update(exc.message_dict)
-    if stored is not None and stored.switch_id != port.switch_id:
-        errors["switch"] = ["A port stays on its switch."]
-    siblings = SwitchPort.objects.filter(switch_id=port.switch_id).exclude(pk=port.pk)
-    if "name" not in errors and siblings.filter(name=port.name).exists():
-        errors["name"] = [f"{port.switch.name} already has a port named {port.name}."]
+    device_id = getattr(point, f"{device}_id")
+    if stored is not None and getattr(stored, f"{device}_id") != device_id:
+        errors[device] = [f"It stays on its {device}: remove it and add another."]
+    siblings = type(point).objects.filter(**{f"{device}_id": device_id}).exclude(pk=point.pk)
+    if key not in errors and siblings.filter(**{key: getattr(point, key)}).exists():
+        errors[key] = [f"{getattr(point, device).name} already has {noun} {getattr(point, key)}."]
+    return errors, siblings
+
+
+def _check_switch_port(port: SwitchPort, stored: SwitchPort | None) -> None:
+    errors, siblings = _check_point(port, stored, "switch", "name", "a port named")
     if port.if_index is not None:
         other = siblings.filter(if_index=port.if_index).values_list("name", flat=True).first()
         if other:
@@ -356,16 +364,7 @@ def _check_switch_port(port: SwitchPort, stored: SwitchPort | None) -> None:
 
 
 def _check_pdu_outlet(outlet: PduOutlet, stored: PduOutlet | None) -> None:
-    errors: dict[str, list[str]] = {}
-    try:
-        outlet.full_clean(exclude=["pdu", "server"], validate_constraints=False)
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-    if stored is not None and stored.pdu_id != outlet.pdu_id:
-        errors["pdu"] = ["An outlet stays on its PDU."]
-    siblings = PduOutlet.objects.filter(pdu_id=outlet.pdu_id).exclude(pk=outlet.pk)
-    if "number" not in errors and siblings.filter(number=outlet.number).exists():
-        errors["number"] = [f"{outlet.pdu.name} already has outlet {outlet.number}."]
+    errors, _ = _check_point(outlet, stored, "pdu", "number", "outlet")
     if errors:
         raise ValidationError(errors)
 

@@ -21,6 +21,15 @@ ECDSA = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAAB
 RSA_1024 = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDHYKCJ2/qerxfjPWcCdyOsoGjTj4e4v16HZp7TusmHGwc+28Oy2ldE7Z/AzG7BPwgNaka04yUvfaTTz7M1kdLv2+p0LO1jIy4i7JS7osMuXpaVZ9RX1wnhQ3mOTG6l7FfJLHNOZz8vRHFphl9feMlEpJfwPN9lPb1ZwQ4PZMQqYw== root@vm"
 
 
+# The server admin page's switch port and PDU outlet rows, when a test posts none of them.
+NO_CONNECTION_ROWS = {
+    "switch_ports-TOTAL_FORMS": "0",
+    "switch_ports-INITIAL_FORMS": "0",
+    "pdu_outlets-TOTAL_FORMS": "0",
+    "pdu_outlets-INITIAL_FORMS": "0",
+}
+
+
 def make_user(role: str = "customer", **fields) -> User:
     n = next(_seq)
     fields.setdefault("email", f"{role}{n}@example.test")

@@ -409,17 +409,22 @@ class PduSerializer(SnmpDeviceSerializer):
         ]
 
 
-class SwitchPortSerializer(StrictModelSerializer):
-    switch = serializers.PrimaryKeyRelatedField(queryset=Switch.objects.all())
-    switch_name = serializers.CharField(source="switch.name", read_only=True)
+class ConnectionPointSerializer(StrictModelSerializer):
+    """A switch port or PDU outlet and the server connected to it."""
+
     server = serializers.PrimaryKeyRelatedField(
         queryset=Server.objects.all(),
         allow_null=True,
         required=False,
-        help_text="The connected server; null disconnects it. A port connected to another "
+        help_text="The connected server; null disconnects it. One connected to another "
         "server is a 409: disconnect it first.",
     )
     server_name = serializers.CharField(source="server.name", read_only=True, allow_null=True)
+
+
+class SwitchPortSerializer(ConnectionPointSerializer):
+    switch = serializers.PrimaryKeyRelatedField(queryset=Switch.objects.all())
+    switch_name = serializers.CharField(source="switch.name", read_only=True)
 
     class Meta:
         model = SwitchPort
@@ -443,17 +448,9 @@ class SwitchPortSerializer(StrictModelSerializer):
         validators = []  # duplicate names and ifIndexes are refused by the service, by name
 
 
-class PduOutletSerializer(StrictModelSerializer):
+class PduOutletSerializer(ConnectionPointSerializer):
     pdu = serializers.PrimaryKeyRelatedField(queryset=Pdu.objects.all())
     pdu_name = serializers.CharField(source="pdu.name", read_only=True)
-    server = serializers.PrimaryKeyRelatedField(
-        queryset=Server.objects.all(),
-        allow_null=True,
-        required=False,
-        help_text="The server this outlet feeds; null disconnects it. An outlet feeding "
-        "another server is a 409: disconnect it first.",
-    )
-    server_name = serializers.CharField(source="server.name", read_only=True, allow_null=True)
 
     class Meta:
         model = PduOutlet
