@@ -1,4 +1,4 @@
-"""MAC and IP address parsing and the host name rule, shared by models, services and the API."""
+"""MAC and IP address parsing, device addresses and the host name rule (models, services, API)."""
 
 import ipaddress
 import re
@@ -6,6 +6,9 @@ import re
 from django.core.exceptions import ValidationError
 
 _HEX_MAC = re.compile(r"^[0-9a-f]{12}$")
+_DNS_NAME = re.compile(
+    r"^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
+)
 _HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 HOST_NAME_RULE = (
     "A server name is a host name: 1 to 63 lower-case letters a-z, digits and hyphens, "
@@ -23,6 +26,22 @@ def validate_host_name(value: str) -> None:
     """
     if not isinstance(value, str) or not _HOST_NAME.fullmatch(value):
         raise ValidationError(HOST_NAME_RULE, code="host_name")
+
+
+def validate_device_address(value: str) -> str:
+    """A BMC's, switch's or PDU's address: an IP address or a DNS name; returns it stripped."""
+    value = (value or "").strip()
+    if not _is_ip(value) and not _DNS_NAME.match(value):
+        raise ValidationError("Enter an IP address or a host name.", code="address")
+    return value
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 def normalise_mac(value: str) -> str:

@@ -1,16 +1,17 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q
+from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path
-from django.utils.html import format_html_join
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from inventory import ipam, services
 from inventory.admin_actions import SERVER_ACTIONS
-from inventory.importing import COLUMNS, import_servers
+from inventory.importing import COLUMNS, CONNECTION_HELP, import_servers
 from inventory.models import (
     Bmc,
     HardwareProfile,
@@ -18,8 +19,12 @@ from inventory.models import (
     IpPool,
     Location,
     Network,
+    Pdu,
+    PduOutlet,
     Rack,
     Server,
+    SnmpDevice,
+    Switch,
     SwitchPort,
 )
 from panel.admin import AuditedAdmin
@@ -55,6 +60,162 @@ class BmcForm(forms.ModelForm):
         if self.cleaned_data.get("new_password"):
             self.instance.set_password(self.cleaned_data["new_password"])
         return super().save(commit)
+
+
+def _secret_field(label: str, **options) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        **options,
+    )
+
+
+class SnmpDeviceForm(forms.ModelForm):
+    """The SNMP secrets are write-only: typed to set them, never shown back; left empty, the
+    stored one is kept; "clear" removes it."""
+
+    community = _secret_field("Community")
+    clear_community = forms.BooleanField(required=False, label="Clear the stored community")
+    auth_key = _secret_field("Auth key", min_length=services.SNMP_KEY_MIN_LENGTH)
+    clear_auth_key = forms.BooleanField(required=False, label="Clear the stored auth key")
+    priv_key = _secret_field("Privacy key", min_length=services.SNMP_KEY_MIN_LENGTH)
+    clear_priv_key = forms.BooleanField(required=False, label="Clear the stored privacy key")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in SnmpDevice.SECRETS:
+            stored = self.instance.has_secret(name)
+            self.fields[name].help_text = (
+                "One is stored (never shown). Type a new one to replace it, or leave empty to "
+                "keep it."
+                if stored
+                else "None is stored."
+            )
+            if not stored:
+                del self.fields[f"clear_{name}"]
+
+    def secrets(self) -> dict[str, str]:
+        """What to set (typed) or clear (""); secrets not named keep their stored value."""
+        typed = {name: self.cleaned_data[name] for name in SnmpDevice.SECRETS}
+        return {
+            name: value
+            for name, value in typed.items()
+            if value or self.cleaned_data.get(f"clear_{name}")
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in SnmpDevice.SECRETS:
+            if cleaned.get(name) and cleaned.get(f"clear_{name}"):
+                self.add_error(name, "Type a new one or clear the stored one, not both.")
+        return cleaned
+
+    def _post_clean(self):
+        super()._post_clean()
+        if not self.errors:
+            try:
+                services.check_snmp_device(self.instance, self.secrets())
+            except ValidationError as exc:
+                self._update_errors(exc)
+
+
+class ConnectionPointForm(forms.ModelForm):
+    """A switch port or PDU outlet edited on its own: a server change is checked as the
+    services check it (one connected elsewhere is disconnected first, not moved)."""
+
+    def _post_clean(self):
+        super()._post_clean()
+        if not self.errors:
+            try:
+                services.check_connection_point(self.instance)
+            except ValidationError as exc:
+                self._update_errors(exc)
+
+
+class ServerConnectionForm(forms.ModelForm):
+    """A row of a server's switch ports or PDU outlets on its page: a new row names a port
+    (switch and port name) or outlet (PDU and number), created if the device has none yet;
+    a row already there keeps its device and name."""
+
+    device_field = key_field = ""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            for name in (self.device_field, self.key_field):
+                self.fields[name].disabled = True
+
+    def clean(self):
+        cleaned = super().clean()
+        device, key = cleaned.get(self.device_field), cleaned.get(self.key_field)
+        if self.instance.pk is None and device is not None and key not in (None, ""):
+            lookup = {self.device_field: device, self.key_field: key}
+            existing = self._meta.model.objects.filter(**lookup).select_related("server").first()
+            if existing and existing.server_id not in (None, self.instance.server_id):
+                self.add_error(self.key_field, services.move_refusal(existing))
+            elif existing:
+                self.instance = existing  # the row names a port or outlet there is: connect it
+        return cleaned
+
+
+class ServerSwitchPortForm(ServerConnectionForm):
+    device_field, key_field = "switch", "name"
+
+    class Meta:
+        model = SwitchPort
+        fields = ["switch", "name", "is_ipmi_connection"]
+
+    def connect(self, actor, server: Server) -> SwitchPort:
+        port = services.switch_port_named(
+            actor=actor, switch=self.cleaned_data["switch"], name=self.cleaned_data["name"]
+        )
+        return services.connect_switch_port(
+            actor=actor,
+            port=port,
+            server=server,
+            is_ipmi_connection=self.cleaned_data["is_ipmi_connection"],
+        )
+
+    @staticmethod
+    def disconnect(actor, port: SwitchPort) -> None:
+        services.disconnect_switch_port(actor=actor, port=port)
+
+
+class ServerPduOutletForm(ServerConnectionForm):
+    device_field, key_field = "pdu", "number"
+
+    class Meta:
+        model = PduOutlet
+        fields = ["pdu", "number"]
+
+    def connect(self, actor, server: Server) -> PduOutlet:
+        outlet = services.pdu_outlet_numbered(
+            actor=actor, pdu=self.cleaned_data["pdu"], number=self.cleaned_data["number"]
+        )
+        return services.connect_pdu_outlet(actor=actor, outlet=outlet, server=server)
+
+    @staticmethod
+    def disconnect(actor, outlet: PduOutlet) -> None:
+        services.disconnect_pdu_outlet(actor=actor, outlet=outlet)
+
+
+class ConnectionFormSet(BaseInlineFormSet):
+    """Saved through the services, which audit: a row connects, Delete disconnects (the port
+    or outlet stays in inventory). `actor` is set by the admin before saving."""
+
+    actor = None
+
+    def save_new(self, form, commit=True):
+        return form.connect(self.actor, self.instance)
+
+    def save_existing(self, form, obj, commit=True):
+        return form.connect(self.actor, self.instance)
+
+    def delete_existing(self, obj, commit=True):
+        self.form.disconnect(self.actor, obj)
 
 
 class ImportForm(forms.Form):
@@ -105,6 +266,30 @@ class IpAddressInline(admin.TabularInline):
         return False  # allocation goes through IPAM (API), which picks a free address under a lock
 
 
+class ServerSwitchPortInline(admin.TabularInline):
+    model = SwitchPort
+    form = ServerSwitchPortForm
+    formset = ConnectionFormSet
+    extra = 0
+    autocomplete_fields = ["switch"]
+    fields = ["switch", "name", "is_ipmi_connection", "if_index", "admin_status", "oper_status"]
+    readonly_fields = ["if_index", "admin_status", "oper_status"]
+    verbose_name = "switch port"
+    verbose_name_plural = "switch ports (a new row connects the port named; Delete disconnects)"
+
+
+class ServerPduOutletInline(admin.TabularInline):
+    model = PduOutlet
+    form = ServerPduOutletForm
+    formset = ConnectionFormSet
+    extra = 0
+    autocomplete_fields = ["pdu"]
+    fields = ["pdu", "number", "name", "power_state"]
+    readonly_fields = ["name", "power_state"]
+    verbose_name = "PDU outlet"
+    verbose_name_plural = "PDU outlets (a new row connects the outlet named; Delete disconnects)"
+
+
 @admin.register(Server)
 class ServerAdmin(AuditedAdmin):
     list_display = [
@@ -142,7 +327,7 @@ class ServerAdmin(AuditedAdmin):
     # Owners change only through the assign and release actions: the services check the
     # customer and refuse a server with an operation in progress.
     readonly_fields = ["owner", "hardware_info", "created_at", "updated_at"]
-    inlines = [BmcInline, IpAddressInline]
+    inlines = [BmcInline, IpAddressInline, ServerSwitchPortInline, ServerPduOutletInline]
     actions = SERVER_ACTIONS
     change_list_template = "admin/inventory/server/change_list.html"
     fieldsets = [
@@ -162,6 +347,13 @@ class ServerAdmin(AuditedAdmin):
 
     def delete_model(self, request, obj):
         services.delete_server(actor=request.user, server=obj)
+
+    def save_formset(self, request, form, formset, change):
+        if isinstance(formset, ConnectionFormSet):
+            formset.actor = request.user
+            formset.save()  # the services audit each connect and disconnect
+        else:
+            super().save_formset(request, form, formset, change)
 
     def delete_view(self, request, object_id, extra_context=None):
         """A refused delete (owned, or an operation in progress) is a message, not a 500."""
@@ -192,6 +384,7 @@ class ServerAdmin(AuditedAdmin):
             "form": form,
             "report": report,
             "columns": COLUMNS,
+            "connection_help": CONNECTION_HELP,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/inventory/server/import.html", context)
@@ -298,13 +491,166 @@ class HardwareProfileAdmin(AuditedAdmin):
         return profile.total_server_count
 
 
+def _device_columns(*own: str, points: str) -> list[str]:
+    """A switch or PDU list's columns: the device, its own fields, its SNMP health, its ports."""
+    return [
+        "name",
+        "endpoint",
+        *own,
+        "snmp_version",
+        "reachable",
+        "last_seen",
+        "last_error",
+        points,
+    ]
+
+
+class SnmpDeviceAdmin(AuditedAdmin):
+    """Switches and PDUs: saved and deleted through the services. Discovery of ports and
+    outlets (network.discovery) is an action added by the layer above."""
+
+    form = SnmpDeviceForm
+    list_filter = ["reachable", "snmp_version", "location"]
+    search_fields = ["name", "address"]
+    list_select_related = ["location"]
+    readonly_fields = ["reachable", "last_seen", "last_error", "consecutive_failures"]
+    points = ""  # the reverse relation of its ports or outlets
+    device_fields: list[str] = []  # its kind's own fields
+
+    def get_fieldsets(self, request, obj=None):
+        secrets = []
+        for name in SnmpDevice.SECRETS:
+            stored = obj is not None and obj.has_secret(name)
+            secrets += [name, f"clear_{name}"] if stored else [name]
+        return [
+            (None, {"fields": ["name", "location", "address", "port", *self.device_fields]}),
+            ("SNMP", {"fields": ["snmp_version", "username", "auth_protocol", "priv_protocol"]}),
+            ("Secrets (write-only)", {"fields": secrets}),
+            ("State", {"fields": [*self.readonly_fields, "notes"]}),
+        ]
+
+    def get_queryset(self, request):
+        connected = Count(self.points, filter=Q(**{f"{self.points}__server__isnull": False}))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(point_count=Count(self.points), connected_count=connected)
+        )
+
+    def save_model(self, request, obj, form, change):
+        services.save_snmp_device(actor=request.user, device=obj, secrets=form.secrets())
+
+    def delete_model(self, request, obj):
+        services.delete_snmp_device(actor=request.user, device=obj)
+
+    @admin.display(ordering="address")
+    def endpoint(self, device):
+        return f"{device.address}:{device.port}"
+
+    def point_link(self, device, model, noun: str):
+        """How many ports or outlets it has, linked to their list."""
+        url = reverse(f"admin:inventory_{model._meta.model_name}_changelist")
+        return format_html(
+            '<a href="{}?{}__id__exact={}">{} {}, {} connected</a>',
+            url,
+            device._meta.model_name,
+            device.pk,
+            device.point_count,
+            noun,
+            device.connected_count,
+        )
+
+
+@admin.register(Switch)
+class SwitchAdmin(SnmpDeviceAdmin):
+    points = "ports"
+    device_fields = ["drift_policy"]
+    list_display = _device_columns(points="ports")
+    list_filter = [*SnmpDeviceAdmin.list_filter, "drift_policy"]
+    readonly_fields = [*SnmpDeviceAdmin.readonly_fields, "ports"]
+
+    @admin.display(ordering="point_count")
+    def ports(self, switch):
+        return self.point_link(switch, SwitchPort, "ports") if switch.pk else "—"
+
+
+@admin.register(Pdu)
+class PduAdmin(SnmpDeviceAdmin):
+    points = "outlets"
+    device_fields = [
+        "profile",
+        "control_oid",
+        "state_oid",
+        "on_value",
+        "off_value",
+        "cycle_seconds",
+    ]
+    list_display = _device_columns("profile", points="outlets")
+    list_filter = [*SnmpDeviceAdmin.list_filter, "profile"]
+    readonly_fields = [*SnmpDeviceAdmin.readonly_fields, "outlets"]
+
+    @admin.display(ordering="point_count")
+    def outlets(self, pdu):
+        return self.point_link(pdu, PduOutlet, "outlets") if pdu.pk else "—"
+
+
+class ConnectionPointAdmin(AuditedAdmin):
+    """Switch ports and PDU outlets: saved through the services, so connecting a server is
+    audited as such and one connected elsewhere must be disconnected first."""
+
+    form = ConnectionPointForm
+
+    def save_model(self, request, obj, form, change):
+        if isinstance(obj, SwitchPort):
+            services.save_switch_port(actor=request.user, port=obj)
+        else:
+            services.save_pdu_outlet(actor=request.user, outlet=obj)
+
+    def delete_model(self, request, obj):
+        services.delete_connection_point(actor=request.user, point=obj)
+
+
 @admin.register(SwitchPort)
-class SwitchPortAdmin(AuditedAdmin):
-    list_display = ["switch", "name", "if_index", "server", "admin_status", "oper_status"]
-    list_filter = ["admin_status", "oper_status", "switch"]
+class SwitchPortAdmin(ConnectionPointAdmin):
+    list_display = [
+        "switch",
+        "name",
+        "if_index",
+        "description",
+        "server",
+        "is_ipmi_connection",
+        "admin_status",
+        "oper_status",
+    ]
+    list_filter = ["admin_status", "oper_status", "is_ipmi_connection", "switch"]
     search_fields = ["switch__name", "name", "description", "server__name"]
     list_select_related = ["switch", "server"]
-    autocomplete_fields = ["server"]
+    autocomplete_fields = ["switch", "server"]
+    fields = [
+        "switch",
+        "name",
+        "if_index",
+        "description",
+        "speed_mbps",
+        "server",
+        "is_ipmi_connection",
+        "admin_status",
+        "oper_status",
+        "status_read_at",
+        "discovered_at",
+    ]
+    readonly_fields = ["admin_status", "oper_status", "status_read_at", "discovered_at"]
+
+
+@admin.register(PduOutlet)
+class PduOutletAdmin(ConnectionPointAdmin):
+    list_display = ["pdu", "number", "name", "server", "power_state", "state_read_at"]
+    list_filter = ["power_state", "pdu"]
+    search_fields = ["pdu__name", "name", "server__name"]
+    list_select_related = ["pdu", "server"]
+    autocomplete_fields = ["pdu", "server"]
+    fields = ["pdu", "number", "name", "server", "power_state", "state_read_at", "discovered_at"]
+    readonly_fields = ["power_state", "state_read_at", "discovered_at"]
 
 
 @admin.register(Network)

@@ -9,11 +9,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from inventory import services
-from inventory.models import HardwareProfile, Rack
+from inventory.models import HardwareProfile, Pdu, Rack, Switch
 from panel.exceptions import PanelError, error_text
 from panel.models import User
 
-COLUMNS = (
+SERVER_COLUMNS = (
     "name",
     "configuration",
     "location",
@@ -26,6 +26,16 @@ COLUMNS = (
     "bmc_username",
     "bmc_password",
 )
+CONNECTION_COLUMNS = ("switch", "switch_port", "bmc_switch_port", "pdu", "pdu_outlet")
+# Optional columns that connect the server: its port (and its BMC's port) on a switch and its
+# outlet on a PDU, by the names in inventory; a port or outlet not there yet is created.
+CONNECTION_HELP = (
+    "switch + switch_port: the server's port on that switch (by name, e.g. Gi1/0/7); "
+    "bmc_switch_port: its BMC's port on the same switch; pdu + pdu_outlet: the number of the "
+    "outlet feeding it. A port or outlet not in inventory yet is created (discovery later "
+    "fills in its ifIndex); one already connected to another server refuses the row."
+)
+COLUMNS = (*SERVER_COLUMNS, *CONNECTION_COLUMNS)
 REQUIRED = ("name", "configuration", "bmc_address", "bmc_username", "bmc_password")
 MAX_ROWS = 5000
 
@@ -45,7 +55,7 @@ class _Refused(Exception):
 
 
 def _number(row: dict, column: str, default: int | None) -> int | None:
-    text = (row.get(column) or "").strip()
+    text = _text(row, column)
     if not text:
         return default
     if not text.isdigit():
@@ -53,7 +63,46 @@ def _number(row: dict, column: str, default: int | None) -> int | None:
     return int(text)
 
 
-def _enrol_row(actor: User, row: dict, profiles: dict, racks: dict) -> str:
+def _text(row: dict, column: str) -> str:
+    return (row.get(column) or "").strip()
+
+
+def _device(row: dict, column: str, devices: dict, points: tuple[str, ...]):
+    """The switch or PDU the row names, if it names one with its ports or outlets."""
+    name = _text(row, column)
+    named = [point for point in points if _text(row, point)]
+    if not name:
+        if named:
+            raise ValidationError({column: [f"{' and '.join(named)} needs the {column}."]})
+        return None
+    if not named:
+        raise ValidationError({points[0]: [f'Name the {points[0]} on {column} "{name}".']})
+    if name not in devices:
+        raise ValidationError(f'No {column} "{name}".')
+    return devices[name]
+
+
+def _connect_row(actor: User, row: dict, server, switch: Switch | None, pdu: Pdu | None) -> None:
+    if switch is not None:
+        ports = {"switch_port": False, "bmc_switch_port": True}
+        if _text(row, "switch_port") == _text(row, "bmc_switch_port"):
+            raise ValidationError({"bmc_switch_port": ["The BMC has a port of its own."]})
+        for column, is_bmc in ports.items():
+            if _text(row, column):
+                port = services.switch_port_named(
+                    actor=actor, switch=switch, name=row[column].strip()
+                )
+                services.connect_switch_port(
+                    actor=actor, port=port, server=server, is_ipmi_connection=is_bmc
+                )
+    if pdu is not None:
+        outlet = services.pdu_outlet_numbered(
+            actor=actor, pdu=pdu, number=_number(row, "pdu_outlet", None)
+        )
+        services.connect_pdu_outlet(actor=actor, outlet=outlet, server=server)
+
+
+def _enrol_row(actor: User, row: dict, profiles: dict, racks: dict, devices: dict) -> str:
     missing = [column for column in REQUIRED if not (row.get(column) or "").strip()]
     if missing:
         raise ValidationError(f"Missing {', '.join(missing)}.")
@@ -65,6 +114,8 @@ def _enrol_row(actor: User, row: dict, profiles: dict, racks: dict) -> str:
         rack = racks.get(((row.get("location") or "").strip(), row["rack"].strip()))
         if rack is None:
             raise ValidationError(f'No rack "{row["rack"].strip()}" in "{row.get("location")}".')
+    switch = _device(row, "switch", devices["switch"], ("switch_port", "bmc_switch_port"))
+    pdu = _device(row, "pdu", devices["pdu"], ("pdu_outlet",))
     server = services.enrol_server(
         actor=actor,
         name=row["name"].strip(),
@@ -80,6 +131,7 @@ def _enrol_row(actor: User, row: dict, profiles: dict, racks: dict) -> str:
             "password": row["bmc_password"],
         },
     )
+    _connect_row(actor, row, server, switch, pdu)
     return server.name
 
 
@@ -96,11 +148,19 @@ def import_servers(*, actor: User, text: str) -> ImportReport:
         if unknown:
             problems.append(f"unknown columns {', '.join(sorted(unknown))}")
         report.refused.append(
-            (1, f"The header must name the columns {', '.join(COLUMNS)}; {'; '.join(problems)}.")
+            (
+                1,
+                f"The header must name the columns {', '.join(SERVER_COLUMNS)} (and may name "
+                f"{', '.join(CONNECTION_COLUMNS)}); {'; '.join(problems)}.",
+            )
         )
         return report
     profiles = {profile.name: profile for profile in HardwareProfile.objects.all()}
     racks = {(r.location.name, r.name): r for r in Rack.objects.select_related("location")}
+    devices = {
+        "switch": {switch.name: switch for switch in Switch.objects.all()},
+        "pdu": {pdu.name: pdu for pdu in Pdu.objects.all()},
+    }
     try:
         with transaction.atomic():
             for row in reader:
@@ -109,7 +169,7 @@ def import_servers(*, actor: User, text: str) -> ImportReport:
                     break
                 try:
                     with transaction.atomic():
-                        report.enrolled.append(_enrol_row(actor, row, profiles, racks))
+                        report.enrolled.append(_enrol_row(actor, row, profiles, racks, devices))
                 except (ValidationError, PanelError) as exc:
                     report.refused.append((reader.line_num, error_text(exc, name_fields=True)))
             if report.refused:

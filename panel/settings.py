@@ -261,6 +261,8 @@ SPECTACULAR_SETTINGS = {
         "IpFamilyEnum": "inventory.models.IP_FAMILIES",
         "ServerStateEnum": "inventory.models.SERVER_STATES",
         "OperationStateEnum": "provisioning.models.OPERATION_STATES",
+        "BmcPowerStateEnum": "inventory.models.Bmc.PowerState",
+        "PortStatusEnum": "inventory.models.SwitchPort.Status",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -6,7 +6,7 @@ import itertools
 from django.apps import apps
 
 from inventory import ipam, services
-from inventory.models import HardwareProfile, IpPool, Location, Rack, Server
+from inventory.models import HardwareProfile, IpPool, Location, Pdu, Rack, Server, Switch
 from panel import services as people
 from panel.models import User
 
@@ -19,6 +19,15 @@ ED25519 = (
 FINGERPRINT = "SHA256:cZtYdqu8yzX8D3mAYLVZRfIRPFHNsFveueHdKvVi8o0"
 ECDSA = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBBTavKkZlndSiu9F2DkePR1xMgYkkXU42F4j0jUAcjRS9ArKrvjH+Z7PgmozHCBZ7wNbGzvJJ4d2YKSTHQ1fIAs= root@vm"
 RSA_1024 = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDHYKCJ2/qerxfjPWcCdyOsoGjTj4e4v16HZp7TusmHGwc+28Oy2ldE7Z/AzG7BPwgNaka04yUvfaTTz7M1kdLv2+p0LO1jIy4i7JS7osMuXpaVZ9RX1wnhQ3mOTG6l7FfJLHNOZz8vRHFphl9feMlEpJfwPN9lPb1ZwQ4PZMQqYw== root@vm"
+
+
+# The server admin page's switch port and PDU outlet rows, when a test posts none of them.
+NO_CONNECTION_ROWS = {
+    "switch_ports-TOTAL_FORMS": "0",
+    "switch_ports-INITIAL_FORMS": "0",
+    "pdu_outlets-TOTAL_FORMS": "0",
+    "pdu_outlets-INITIAL_FORMS": "0",
+}
 
 
 def make_user(role: str = "customer", **fields) -> User:
@@ -62,6 +71,26 @@ def make_server(*, actor: User | None = None, owner: User | None = None, **field
     if owner is not None:
         server = services.assign_owner(actor=actor, server=server, owner=owner)
     return server
+
+
+def _make_snmp_device(model, prefix: str, community: str, fields: dict):
+    """A v2c device in TEST-NET-1, where no agent answers; made through the service."""
+    n = next(_seq)
+    actor = User.objects.filter(role="admin").first() or make_user("admin")
+    fields.setdefault("name", f"{prefix}-{n}")
+    fields.setdefault("address", f"192.0.2.{n % 250 + 1}")
+    fields.setdefault("port", 16100 + n)
+    return services.save_snmp_device(
+        actor=actor, device=model(**fields), secrets={"community": community}
+    )
+
+
+def make_switch(*, community: str = "switch-community", **fields) -> Switch:
+    return _make_snmp_device(Switch, "sw", community, fields)
+
+
+def make_pdu(*, community: str = "pdu-community", **fields) -> Pdu:
+    return _make_snmp_device(Pdu, "pdu", community, fields)
 
 
 def make_pool(

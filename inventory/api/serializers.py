@@ -1,10 +1,8 @@
-import re
-
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import validate_ipv46_address
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from inventory.addresses import validate_device_address
 from inventory.models import (
     IP_FAMILIES,
     Bmc,
@@ -13,15 +11,23 @@ from inventory.models import (
     IpPool,
     Location,
     Network,
+    Pdu,
+    PduOutlet,
     Rack,
     Server,
+    SnmpDevice,
+    Switch,
+    SwitchPort,
 )
 from panel.api.serializers import StrictModelSerializer, StrictSerializer, UserRefSerializer
 from panel.models import User
 
-_HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
-)
+
+def _device_address(value: str) -> str:
+    try:
+        return validate_device_address(value)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from None
 
 
 class ConfigurationSerializer(StrictModelSerializer):
@@ -76,19 +82,54 @@ class BmcSerializer(StrictModelSerializer):
         validators = []  # a clashing endpoint is refused by the service, naming the server
 
     def validate_address(self, value):
-        value = value.strip()
-        try:
-            validate_ipv46_address(value)
-        except DjangoValidationError:
-            if not _HOSTNAME.match(value):
-                raise serializers.ValidationError("Enter an IP address or a host name.") from None
-        return value
+        return _device_address(value)
 
 
 class ServerIpSerializer(StrictModelSerializer):
     class Meta:
         model = IpAddress
         fields = ["id", "address", "family", "is_main"]
+
+
+class SwitchConnectionSerializer(StrictModelSerializer):
+    """A switch port a server is connected to, as its owner may see it (no device address)."""
+
+    switch_name = serializers.CharField(source="switch.name", read_only=True)
+
+    class Meta:
+        model = SwitchPort
+        fields = [
+            "id",
+            "switch",
+            "switch_name",
+            "name",
+            "if_index",
+            "description",
+            "admin_status",
+            "oper_status",
+            "is_ipmi_connection",
+        ]
+        read_only_fields = fields
+
+
+class PduConnectionSerializer(StrictModelSerializer):
+    """A PDU outlet feeding one of a server's power supplies."""
+
+    port_id = serializers.IntegerField(source="id", read_only=True)
+    port_identity = serializers.SerializerMethodField(help_text="The outlet's name, or number")
+    pdu_id = serializers.IntegerField(read_only=True)
+    pdu_name = serializers.CharField(source="pdu.name", read_only=True)
+    power_status = serializers.ChoiceField(
+        source="power_state", choices=PduOutlet.PowerState.choices, read_only=True
+    )
+
+    class Meta:
+        model = PduOutlet
+        fields = ["port_id", "port_identity", "pdu_id", "pdu_name", "number", "power_status"]
+        read_only_fields = fields
+
+    def get_port_identity(self, outlet) -> str:
+        return outlet.name or str(outlet.number)
 
 
 class ServerSerializer(StrictModelSerializer):
@@ -111,6 +152,18 @@ class ServerSerializer(StrictModelSerializer):
         help_text="What the last diagnostics reported (the utility image sends cpu, cpus, "
         "ram_mb and disks), or null before any ran."
     )
+    switch_connection = SwitchConnectionSerializer(
+        source="switch_ports",
+        many=True,
+        read_only=True,
+        help_text="The switch ports the server is connected to (its BMC's marked).",
+    )
+    pdu_connection = PduConnectionSerializer(
+        source="pdu_outlets",
+        many=True,
+        read_only=True,
+        help_text="The PDU outlets feeding its power supplies.",
+    )
 
     class Meta:
         model = Server
@@ -125,16 +178,26 @@ class ServerSerializer(StrictModelSerializer):
             "serial",
             "state",
             "suspended",
+            "suspend_reason",
+            "suspended_at",
             "owner",
             "os_template",
             "hardware_info",
             "ips",
             "bmc",
+            "switch_connection",
+            "pdu_connection",
             "notes",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["suspended", "created_at", "updated_at"]
+        read_only_fields = [
+            "suspended",
+            "suspend_reason",
+            "suspended_at",
+            "created_at",
+            "updated_at",
+        ]
         extra_kwargs = {"name": {"validators": []}}
         validators = []  # placement and uniqueness are checked, with clear messages, by the service
 
@@ -246,3 +309,162 @@ class IpPoolSerializer(StrictModelSerializer):
 
     def get_free(self, pool) -> int:
         return pool.size - pool.used_count
+
+
+def _secret_field(name: str, **options) -> serializers.CharField:
+    return serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=128,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text=f"The {name}: stored encrypted, never returned; an empty string clears it.",
+        **options,
+    )
+
+
+class SnmpDeviceSerializer(StrictModelSerializer):
+    """A switch or PDU: the SNMP secrets are write-only; the answer says which are set."""
+
+    location = serializers.PrimaryKeyRelatedField(
+        queryset=Location.objects.all(), allow_null=True, required=False
+    )
+    community = _secret_field("SNMP v2c community")
+    auth_key = _secret_field("SNMP v3 auth key (at least 8 characters)")
+    priv_key = _secret_field("SNMP v3 privacy key (at least 8 characters)")
+    has_community = serializers.SerializerMethodField()
+    has_auth_key = serializers.SerializerMethodField()
+    has_priv_key = serializers.SerializerMethodField()
+
+    class Meta:
+        fields = [
+            "id",
+            "name",
+            "location",
+            "address",
+            "port",
+            "snmp_version",
+            "community",
+            "username",
+            "auth_protocol",
+            "auth_key",
+            "priv_protocol",
+            "priv_key",
+            "has_community",
+            "has_auth_key",
+            "has_priv_key",
+            "reachable",
+            "last_seen",
+            "last_error",
+            "notes",
+        ]
+        read_only_fields = ["reachable", "last_seen", "last_error"]
+        extra_kwargs = {"name": {"validators": []}}
+        validators = []  # a name or address taken is refused by the service, naming the device
+
+    def get_has_community(self, device) -> bool:
+        return device.has_secret("community")
+
+    def get_has_auth_key(self, device) -> bool:
+        return device.has_secret("auth_key")
+
+    def get_has_priv_key(self, device) -> bool:
+        return device.has_secret("priv_key")
+
+    def validate_address(self, value):
+        return _device_address(value)
+
+    def secrets(self) -> dict[str, str]:
+        """The secrets the request sets or clears (popped from validated_data)."""
+        return {
+            name: self.validated_data.pop(name)
+            for name in SnmpDevice.SECRETS
+            if name in self.validated_data
+        }
+
+
+class SwitchSerializer(SnmpDeviceSerializer):
+    port_count = serializers.IntegerField(read_only=True)
+
+    class Meta(SnmpDeviceSerializer.Meta):
+        model = Switch
+        fields = [*SnmpDeviceSerializer.Meta.fields, "drift_policy", "port_count"]
+
+
+class PduSerializer(SnmpDeviceSerializer):
+    outlet_count = serializers.IntegerField(read_only=True)
+
+    class Meta(SnmpDeviceSerializer.Meta):
+        model = Pdu
+        fields = [
+            *SnmpDeviceSerializer.Meta.fields,
+            "profile",
+            "control_oid",
+            "state_oid",
+            "on_value",
+            "off_value",
+            "cycle_seconds",
+            "outlet_count",
+        ]
+
+
+class ConnectionPointSerializer(StrictModelSerializer):
+    """A switch port or PDU outlet and the server connected to it."""
+
+    server = serializers.PrimaryKeyRelatedField(
+        queryset=Server.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="The connected server; null disconnects it. One connected to another "
+        "server is a 409: disconnect it first.",
+    )
+    server_name = serializers.CharField(source="server.name", read_only=True, allow_null=True)
+
+
+class SwitchPortSerializer(ConnectionPointSerializer):
+    switch = serializers.PrimaryKeyRelatedField(queryset=Switch.objects.all())
+    switch_name = serializers.CharField(source="switch.name", read_only=True)
+
+    class Meta:
+        model = SwitchPort
+        fields = [
+            "id",
+            "switch",
+            "switch_name",
+            "name",
+            "if_index",
+            "description",
+            "speed_mbps",
+            "server",
+            "server_name",
+            "is_ipmi_connection",
+            "admin_status",
+            "oper_status",
+            "status_read_at",
+            "discovered_at",
+        ]
+        read_only_fields = ["admin_status", "oper_status", "status_read_at", "discovered_at"]
+        validators = []  # duplicate names and ifIndexes are refused by the service, by name
+
+
+class PduOutletSerializer(ConnectionPointSerializer):
+    pdu = serializers.PrimaryKeyRelatedField(queryset=Pdu.objects.all())
+    pdu_name = serializers.CharField(source="pdu.name", read_only=True)
+
+    class Meta:
+        model = PduOutlet
+        fields = [
+            "id",
+            "pdu",
+            "pdu_name",
+            "number",
+            "name",
+            "server",
+            "server_name",
+            "power_state",
+            "state_read_at",
+            "discovered_at",
+        ]
+        read_only_fields = ["power_state", "state_read_at", "discovered_at"]
+        validators = []  # a duplicate number is refused by the service, by name

@@ -1,4 +1,4 @@
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -14,9 +14,25 @@ from inventory.api.serializers import (
     IpPoolSerializer,
     NetworkSerializer,
     OwnerSerializer,
+    PduOutletSerializer,
+    PduSerializer,
     ServerSerializer,
+    SwitchPortSerializer,
+    SwitchSerializer,
 )
-from inventory.models import Bmc, HardwareProfile, IpAddress, IpPool, Location, Network, Server
+from inventory.models import (
+    Bmc,
+    HardwareProfile,
+    IpAddress,
+    IpPool,
+    Location,
+    Network,
+    Pdu,
+    PduOutlet,
+    Server,
+    Switch,
+    SwitchPort,
+)
 from panel.api.filters import BooleanFilter, PanelFilterSet
 from panel.api.permissions import AdminWritesOnly, IsAdminRole
 from panel.api.views import PanelViewSet
@@ -74,7 +90,15 @@ class ServerViewSet(
             Server.objects.visible_to(self.request.user)
             .select_related("profile", "rack__location", "owner", "bmc")
             .prefetch_related(
-                Prefetch("ip_addresses", IpAddress.objects.order_by("-is_main", "family", "pk"))
+                Prefetch("ip_addresses", IpAddress.objects.order_by("-is_main", "family", "pk")),
+                Prefetch(
+                    "switch_ports",
+                    SwitchPort.objects.select_related("switch").order_by("switch__name", "name"),
+                ),
+                Prefetch(
+                    "pdu_outlets",
+                    PduOutlet.objects.select_related("pdu").order_by("pdu__name", "number"),
+                ),
             )
             .distinct()
             .order_by("name")
@@ -207,4 +231,126 @@ class IpAddressViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PanelVi
             IpAddress.objects.visible_to(self.request.user)
             .select_related("pool__network", "server")
             .order_by("family", "address")
+        )
+
+
+class StaffWriteViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    PanelViewSet,
+):
+    """Staff-only objects whose every write goes through a service: `store(obj, serializer)`
+    stores the new or changed object, `remove(obj)` deletes it."""
+
+    permission_classes = [*PanelViewSet.permission_classes, IsAdminRole]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def perform_create(self, serializer):
+        saved = self.store(serializer.Meta.model(), serializer)
+        serializer.instance = self.get_queryset().get(pk=saved.pk)
+
+    def perform_update(self, serializer):
+        saved = self.store(serializer.instance, serializer)
+        serializer.instance = self.get_queryset().get(pk=saved.pk)
+
+    def perform_destroy(self, instance):
+        self.remove(instance)
+
+    @staticmethod
+    def assign(obj, serializer):
+        for name, value in serializer.validated_data.items():
+            setattr(obj, name, value)
+        return obj
+
+
+class SnmpDeviceViewSet(StaffWriteViewSet):
+    search_fields = ["name", "address"]
+    filterset_fields = ["location", "snmp_version", "reachable"]
+
+    def store(self, device, serializer):
+        secrets = serializer.secrets()
+        return services.save_snmp_device(
+            actor=self.request.user, device=self.assign(device, serializer), secrets=secrets
+        )
+
+    def remove(self, device):
+        services.delete_snmp_device(actor=self.request.user, device=device)
+
+
+class SwitchViewSet(SnmpDeviceViewSet):
+    """Switches (staff only); the SNMP secrets are write-only."""
+
+    serializer_class = SwitchSerializer
+
+    def get_queryset(self):
+        return Switch.objects.annotate(port_count=Count("ports")).order_by("name")
+
+
+class PduViewSet(SnmpDeviceViewSet):
+    """PDUs (staff only); the SNMP secrets are write-only."""
+
+    serializer_class = PduSerializer
+    filterset_fields = [*SnmpDeviceViewSet.filterset_fields, "profile"]
+
+    def get_queryset(self):
+        return Pdu.objects.annotate(outlet_count=Count("outlets")).order_by("name")
+
+
+class ConnectionPointViewSet(StaffWriteViewSet):
+    def remove(self, point):
+        services.delete_connection_point(actor=self.request.user, point=point)
+
+
+class SwitchPortFilter(PanelFilterSet):
+    connected = BooleanFilter(field_name="server", lookup_expr="isnull", exclude=True)
+
+    class Meta:
+        model = SwitchPort
+        fields = ["switch", "server", "is_ipmi_connection", "admin_status", "oper_status"]
+
+
+class SwitchPortViewSet(ConnectionPointViewSet):
+    """Switch ports (staff only). PATCH `server` (null to disconnect) and
+    `is_ipmi_connection` to connect a server's NIC or BMC."""
+
+    serializer_class = SwitchPortSerializer
+    filterset_class = SwitchPortFilter
+    search_fields = ["name", "description", "switch__name", "server__name"]
+
+    def get_queryset(self):
+        return SwitchPort.objects.select_related("switch", "server").order_by(
+            "switch__name", "if_index", "name"
+        )
+
+    def store(self, port, serializer):
+        return services.save_switch_port(
+            actor=self.request.user, port=self.assign(port, serializer)
+        )
+
+
+class PduOutletFilter(PanelFilterSet):
+    connected = BooleanFilter(field_name="server", lookup_expr="isnull", exclude=True)
+
+    class Meta:
+        model = PduOutlet
+        fields = ["pdu", "server", "power_state"]
+
+
+class PduOutletViewSet(ConnectionPointViewSet):
+    """PDU outlets (staff only). PATCH `server` (null to disconnect) to say which server's
+    power supply an outlet feeds."""
+
+    serializer_class = PduOutletSerializer
+    filterset_class = PduOutletFilter
+    search_fields = ["name", "pdu__name", "server__name"]
+
+    def get_queryset(self):
+        return PduOutlet.objects.select_related("pdu", "server").order_by("pdu__name", "number")
+
+    def store(self, outlet, serializer):
+        return services.save_pdu_outlet(
+            actor=self.request.user, outlet=self.assign(outlet, serializer)
         )

@@ -12,7 +12,7 @@ from provisioning import services as provisioning
 from provisioning.models import Operation, OsTemplate
 from provisioning.tasks import run_operation
 from tests.concurrency import all_at_once
-from tests.factories import make_profile, make_server, make_user
+from tests.factories import NO_CONNECTION_ROWS, make_profile, make_server, make_user
 
 
 def owner_url(server):
@@ -145,6 +145,7 @@ def test_the_admin_server_form_does_not_change_owners(
         "bmc-0-username": lab_server.bmc.username,
         "ip_addresses-TOTAL_FORMS": "0",
         "ip_addresses-INITIAL_FORMS": "0",
+        **NO_CONNECTION_ROWS,
     }
     response = staff_browser.post(url, form)
     assert response.status_code == 302, response.content.decode()[:3000]

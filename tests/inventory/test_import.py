@@ -6,9 +6,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from inventory.importing import import_servers
-from inventory.models import Bmc, Server
+from inventory.models import Bmc, PduOutlet, Server, SwitchPort
 from panel.models import AuditEvent
-from tests.factories import make_profile, make_rack
+from tests.factories import make_pdu, make_profile, make_rack, make_server, make_switch
 
 HEADER = "name,configuration,location,rack,unit,mac,serial,bmc_address,bmc_port,bmc_username,"
 HEADER += "bmc_password\n"
@@ -70,7 +70,8 @@ def test_a_wrong_header_is_refused(admin, place):
         (
             1,
             "The header must name the columns name, configuration, location, rack, unit, mac, "
-            "serial, bmc_address, bmc_port, bmc_username, bmc_password; missing columns "
+            "serial, bmc_address, bmc_port, bmc_username, bmc_password (and may name switch, "
+            "switch_port, bmc_switch_port, pdu, pdu_outlet); missing columns "
             "bmc_address, bmc_password, bmc_username, configuration; unknown columns colour.",
         )
     ]
@@ -90,3 +91,64 @@ def test_the_command(place, tmp_path):
     assert 'line 2: No configuration "Nope".' in err.getvalue()
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("import_servers", str(tmp_path / "missing.csv"))
+
+
+CONNECTED = HEADER.strip() + ",switch,switch_port,bmc_switch_port,pdu,pdu_outlet\n"
+
+
+def test_rows_connect_their_servers_to_switch_ports_and_pdu_outlets(admin, place):
+    switch = make_switch(name="sw-r1")
+    make_pdu(name="pdu-r1")
+    SwitchPort.objects.create(switch=switch, name="Gi1/0/1", if_index=10101)
+    text = CONNECTED + (
+        "web-01,E-2236-32G,,,,,,10.0.0.1,623,admin,pw,sw-r1,Gi1/0/1,Gi1/0/25,pdu-r1,1\n"
+        "web-02,E-2236-32G,,,,,,10.0.0.2,623,admin,pw,sw-r1,Gi1/0/2,,,\n"
+        "web-03,E-2236-32G,,,,,,10.0.0.3,623,admin,pw,,,,pdu-r1,3\n"
+    )
+    report = import_servers(actor=admin, text=text)
+    assert report.ok, report.refused
+    web_01 = Server.objects.get(name="web-01")
+    ports = {port.name: port for port in web_01.switch_ports.all()}
+    assert (ports["Gi1/0/1"].if_index, ports["Gi1/0/1"].is_ipmi_connection) == (10101, False)
+    assert (ports["Gi1/0/25"].if_index, ports["Gi1/0/25"].is_ipmi_connection) == (None, True)
+    assert web_01.pdu_outlets.get().number == 1
+    assert SwitchPort.objects.get(name="Gi1/0/2").server.name == "web-02"
+    assert PduOutlet.objects.get(number=3).server.name == "web-03"
+    assert AuditEvent.objects.filter(action="switch_port.connect").count() == 3
+    assert AuditEvent.objects.filter(action="pdu_outlet.connect").count() == 2
+
+
+def test_bad_connections_refuse_their_rows_and_nothing_is_imported(admin, place):
+    switch = make_switch(name="sw-r1")
+    make_pdu(name="pdu-r1")
+    taken = make_server()
+    SwitchPort.objects.create(switch=switch, name="Gi1/0/9", server=taken)
+    text = CONNECTED + (
+        "web-01,E-2236-32G,,,,,,10.0.0.1,623,admin,pw,sw-r1,Gi1/0/1,,pdu-r1,1\n"
+        "web-02,E-2236-32G,,,,,,10.0.0.2,623,admin,pw,sw-nope,Gi1/0/2,,,\n"
+        "web-03,E-2236-32G,,,,,,10.0.0.3,623,admin,pw,,Gi1/0/3,,,\n"
+        "web-04,E-2236-32G,,,,,,10.0.0.4,623,admin,pw,sw-r1,Gi1/0/9,,,\n"
+        "web-05,E-2236-32G,,,,,,10.0.0.5,623,admin,pw,,,,pdu-nope,2\n"
+        "web-06,E-2236-32G,,,,,,10.0.0.6,623,admin,pw,,,,pdu-r1,two\n"
+        "web-07,E-2236-32G,,,,,,10.0.0.7,623,admin,pw,sw-r1,,,,\n"
+    )
+    report = import_servers(actor=admin, text=text)
+    assert not report.ok and report.enrolled == []
+    reasons = dict(report.refused)
+    assert sorted(reasons) == [3, 4, 5, 6, 7, 8]
+    assert reasons[3] == 'No switch "sw-nope".'
+    assert reasons[4] == "switch: switch_port needs the switch."
+    assert reasons[5] == f"sw-r1 Gi1/0/9 is connected to {taken.name}; disconnect it first."
+    assert reasons[6] == 'No pdu "pdu-nope".'
+    assert reasons[7] == 'pdu_outlet: "two" is not a whole number.'
+    assert reasons[8] == 'switch_port: Name the switch_port on switch "sw-r1".'
+    assert list(Server.objects.values_list("name", flat=True)) == [taken.name]
+    assert not SwitchPort.objects.filter(name="Gi1/0/1").exists()
+    assert not PduOutlet.objects.exists()
+    assert not AuditEvent.objects.filter(action__endswith=".connect").exists()
+
+
+def test_the_import_page_documents_the_connection_columns(client, admin):
+    client.force_login(admin)
+    page = client.get("/admin/inventory/server/import/").content.decode()
+    assert "bmc_switch_port" in page and "pdu_outlet" in page

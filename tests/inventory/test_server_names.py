@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from inventory.importing import import_servers
 from inventory.models import Server
-from tests.factories import make_profile, make_server
+from tests.factories import NO_CONNECTION_ROWS, make_profile, make_server
 
 RULE = "A server name is a host name"
 HOSTILE = [
@@ -75,6 +75,7 @@ def test_the_admin_refuses_a_name_that_is_not_a_host_name(client, admin):
             "bmc-INITIAL_FORMS": "0",
             "ip_addresses-TOTAL_FORMS": "0",
             "ip_addresses-INITIAL_FORMS": "0",
+            **NO_CONNECTION_ROWS,
         },
     )
     assert response.status_code == 200

@@ -2,13 +2,13 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.importing import COLUMNS, import_servers
+from inventory.importing import COLUMNS, CONNECTION_HELP, import_servers
 
 
 class Command(BaseCommand):
     help = (
         "Enrol servers with their BMC credentials from a CSV file, all rows or none. "
-        f"Columns: {', '.join(COLUMNS)}."
+        f"Columns: {', '.join(COLUMNS)}. {CONNECTION_HELP}"
     )
 
     def add_arguments(self, parser):
