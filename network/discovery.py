@@ -15,6 +15,7 @@ from network import reachability
 from network.pdus import OutletInfo, pdu_driver
 from network.snmp import SnmpError, SnmpTarget
 from network.switches import PortInfo, SwitchDriver
+from panel import audit
 
 PORT_FIELDS = ["name", "if_index", "description", "speed_mbps", "admin_status", "oper_status"]
 OUTLET_FIELDS = ["name", "power_state"]
@@ -157,3 +158,32 @@ def _upsert_outlets(pdu: Pdu, found: list[OutletInfo]) -> DiscoveryReport:
     PduOutlet.objects.bulk_create(created, batch_size=500)
     report.vanished = [str(number) for number in sorted(existing)]
     return report
+
+
+DISCOVER = {Switch: discover_switch, Pdu: discover_pdu}
+
+
+def discover(*, actor, device: SnmpDevice) -> DiscoveryReport:
+    """Staff's request to walk a switch or PDU: the inventory brought up to date, audited."""
+    report = DISCOVER[type(device)](device)
+    audit.record(
+        actor=actor,
+        action=f"{device._meta.model_name}.discover",
+        target=device,
+        created=len(report.created),
+        updated=len(report.updated),
+        vanished=report.vanished,
+    )
+    return report
+
+
+def summary(report: DiscoveryReport) -> str:
+    """One line for staff: what the walk changed."""
+    parts = [
+        f"{len(report.created)} new",
+        f"{len(report.updated)} updated",
+        f"{report.unchanged} unchanged",
+    ]
+    if report.vanished:
+        parts.append(f"no longer found: {', '.join(report.vanished)}")
+    return ", ".join(parts)

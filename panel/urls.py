@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from inventory.api.urls import register as register_inventory
+from network.api.urls import PDU_VIEWSET, SWITCH_VIEWSET
 from panel.api.urls import OptionalSlashRouter
 from panel.api.urls import register as register_people
 from panel.dashboard import dashboard
@@ -12,7 +13,12 @@ from provisioning.api.urls import register as register_provisioning
 router = OptionalSlashRouter()
 api_v1 = (
     register_people(router)
-    + register_inventory(router, server_viewset=SERVER_VIEWSET)
+    + register_inventory(
+        router,
+        server_viewset=SERVER_VIEWSET,
+        switch_viewset=SWITCH_VIEWSET,
+        pdu_viewset=PDU_VIEWSET,
+    )
     + register_provisioning(router)
     + router.urls
 )

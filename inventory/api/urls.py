@@ -3,18 +3,24 @@ from django.urls import re_path
 from inventory.api import views
 
 
-def register(router, server_viewset=views.ServerViewSet) -> list:
+def register(
+    router,
+    server_viewset=views.ServerViewSet,
+    switch_viewset=views.SwitchViewSet,
+    pdu_viewset=views.PduViewSet,
+) -> list:
     """Add inventory's endpoints to the v1 router; returns the nested routes.
 
-    `server_viewset` lets a higher layer (provisioning) serve servers with more actions.
+    The viewsets given let higher layers serve them with more actions: provisioning's
+    servers start operations, network's switches and PDUs discover their ports.
     """
     router.register("configurations", views.ConfigurationViewSet, basename="configuration")
     router.register("servers", server_viewset, basename="server")
     router.register("networks", views.NetworkViewSet, basename="network")
     router.register("pools", views.IpPoolViewSet, basename="pool")
     router.register("ips", views.IpAddressViewSet, basename="ip")
-    router.register("switches", views.SwitchViewSet, basename="switch")
-    router.register("pdus", views.PduViewSet, basename="pdu")
+    router.register("switches", switch_viewset, basename="switch")
+    router.register("pdus", pdu_viewset, basename="pdu")
     router.register("switch-ports", views.SwitchPortViewSet, basename="switchport")
     router.register("pdu-outlets", views.PduOutletViewSet, basename="pduoutlet")
     server_ips = views.ServerIpViewSet.as_view({"get": "list", "post": "create"})

@@ -6,6 +6,7 @@ import pytest
 from inventory.models import Pdu, PduOutlet, Switch, SwitchPort
 from network.discovery import discover_pdu, discover_switch
 from network.snmp import SnmpUnreachable
+from panel.models import AuditEvent
 from tests.network.conftest import BIG_SWITCH_PORTS, SWITCH_PORTS
 from tests.simlab import free_udp_ports
 
@@ -124,3 +125,43 @@ def test_a_thousand_port_switch_is_discovered_in_a_bounded_number_of_queries(
     assert len(report.created) == BIG_SWITCH_PORTS
     with django_assert_max_num_queries(6):
         assert discover_switch(switch).unchanged == BIG_SWITCH_PORTS
+
+
+def test_staff_discover_a_switch_through_the_api_and_customers_cannot(
+    snmpsim, admin_api, owner_api, anonymous_api
+):
+    switch = make_switch(snmpsim.port)
+    url = f"/api/v1/switches/{switch.pk}/discover/"
+    assert anonymous_api.post(url).status_code == 401
+    assert owner_api.post(url).status_code in (403, 404)
+
+    answer = admin_api.post(url)
+
+    assert answer.status_code == 200
+    assert len(answer.json()["created"]) == len(SWITCH_PORTS) + 1  # and Vlan1
+    assert AuditEvent.objects.get(action="switch.discover").detail["created"] == 49
+
+
+def test_a_pdu_that_does_not_answer_is_a_502_with_the_reason(admin_api, fast_snmp):
+    pdu = make_pdu(free_udp_ports(1), "nobody", "apc_rpdu")
+
+    answer = admin_api.post(f"/api/v1/pdus/{pdu.pk}/discover/")
+
+    assert answer.status_code == 502
+    assert f"127.0.0.1:{pdu.port}" in answer.json()["detail"]
+
+
+def test_the_admin_action_discovers_each_selected_device(snmpsim, client, admin, fast_snmp):
+    switch = make_switch(snmpsim.port)
+    dead = make_switch(free_udp_ports(1, start=44900))
+    dead_name = dead.name
+    client.force_login(admin)
+
+    page = client.post(
+        "/admin/inventory/switch/",
+        {"action": "discover", "_selected_action": [switch.pk, dead.pk]},
+        follow=True,
+    ).content.decode()
+
+    assert f"Switch sw-{snmpsim.port}: 49 new, 0 updated, 0 unchanged." in page
+    assert f"Switch {dead_name}: No answer from the SNMP agent" in page

@@ -1,0 +1,4 @@
+from network.api import views
+
+SWITCH_VIEWSET = views.DiscoveredSwitchViewSet
+PDU_VIEWSET = views.DiscoveredPduViewSet
