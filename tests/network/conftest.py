@@ -1,0 +1,49 @@
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from inventory.models import Switch, SwitchPort
+from network.traffic.ingest import PortReading, record_readings
+
+_seq = itertools.count(1)
+
+
+def make_port(server=None, **fields) -> SwitchPort:
+    n = next(_seq)
+    switch = fields.pop("switch", None) or Switch.objects.create(
+        name=f"sw-{n}", address="192.0.2.1", port=10000 + n
+    )
+    return SwitchPort.objects.create(
+        switch=switch, name=f"Gi1/0/{n}", if_index=n, server=server, **fields
+    )
+
+
+class Counters:
+    """A port's counters as a switch would report them: feed it octets, read it at times."""
+
+    def __init__(self, port, *, start=0, uptime_seconds=86400):
+        self.port = port
+        self.in_octets = self.out_octets = start
+        self.uptime_ticks = uptime_seconds * 100
+
+    def read(self, at: datetime, *, add_in: int = 0, add_out: int = 0, after: float = 300):
+        """Counters grow by add_in/add_out, the agent's clock by `after` seconds; then read."""
+        self.in_octets = (self.in_octets + add_in) % 2**64
+        self.out_octets = (self.out_octets + add_out) % 2**64
+        self.uptime_ticks = (self.uptime_ticks + int(after * 100)) % 2**32
+        reading = PortReading(self.port.pk, self.in_octets, self.out_octets, self.uptime_ticks)
+        return record_readings([reading], read_at=at)
+
+
+# A Tuesday; slots of 300 s.
+T0 = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+@pytest.fixture
+def data_port(owned_server):
+    return make_port(owned_server)
