@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from inventory.api.urls import register as register_inventory
+from network.api.urls import register as register_network
 from panel.api.urls import OptionalSlashRouter
 from panel.api.urls import register as register_people
 from panel.dashboard import dashboard
@@ -13,6 +14,7 @@ router = OptionalSlashRouter()
 api_v1 = (
     register_people(router)
     + register_inventory(router, server_viewset=SERVER_VIEWSET)
+    + register_network(router)
     + register_provisioning(router)
     + router.urls
 )

@@ -15,6 +15,7 @@ import itertools
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 
 import numpy as np
 from django.conf import settings
@@ -27,6 +28,15 @@ from network.traffic import storage
 # Longer series are averaged over buckets of whole slots so at most this many points return
 # (a week of 5-minute slots fits unaveraged).
 MAX_POINTS = 2016
+# What a month's rollup (TrafficMonth) stores of a Usage.
+ROLLUP_FIELDS = (
+    "bytes_in",
+    "bytes_out",
+    "p95_in_bps",
+    "p95_out_bps",
+    "samples_present",
+    "samples_expected",
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,14 @@ class Usage:
     # Volume from whole days' exact totals; False when part of a day was summed from slots.
     exact: bool = True
 
+    @classmethod
+    def of_rollup(cls, rollup: TrafficMonth) -> "Usage":
+        return cls(**{name: getattr(rollup, name) for name in ROLLUP_FIELDS})
+
+    def rollup(self, *, server_id: int, month: date) -> TrafficMonth:
+        fields = {name: getattr(self, name) for name in ROLLUP_FIELDS}
+        return TrafficMonth(server_id=server_id, month=month, **fields)
+
     @property
     def bytes_total(self) -> int:
         return self.bytes_in + self.bytes_out
@@ -52,13 +70,18 @@ class Usage:
         return max(known) if known else None
 
 
+class RatePoint(NamedTuple):
+    time: datetime  # the slot's (or bucket's) start
+    in_bps: float | None  # None: a gap
+    out_bps: float | None
+
+
 @dataclass(frozen=True)
 class ServerTraffic:
     start: datetime
     end: datetime
     step_seconds: int
-    # (slot start, in bit/s, out bit/s), None for a gap
-    rates: list[tuple[datetime, float | None, float | None]]
+    rates: list[RatePoint]
     usage: Usage
     ports: list[SwitchPort]
 
@@ -177,14 +200,7 @@ def month_usage(
 def rolled_up_usage(month: date, server_ids: list[int]) -> dict[int, Usage]:
     """The stored rollups of an ended month."""
     return {
-        rollup.server_id: Usage(
-            bytes_in=rollup.bytes_in,
-            bytes_out=rollup.bytes_out,
-            p95_in_bps=rollup.p95_in_bps,
-            p95_out_bps=rollup.p95_out_bps,
-            samples_present=rollup.samples_present,
-            samples_expected=rollup.samples_expected,
-        )
+        rollup.server_id: Usage.of_rollup(rollup)
         for rollup in TrafficMonth.objects.filter(month=month, server_id__in=server_ids)
     }
 
@@ -246,7 +262,7 @@ def _points(day_start: datetime, offsets: np.ndarray, rates: np.ndarray):
         return None if math.isnan(rate) else round(float(rate), 1)
 
     return [
-        (day_start + timedelta(seconds=int(offset)), value(rate_in), value(rate_out))
+        RatePoint(day_start + timedelta(seconds=int(offset)), value(rate_in), value(rate_out))
         for offset, rate_in, rate_out in zip(offsets, rates[0], rates[1], strict=True)
     ]
 

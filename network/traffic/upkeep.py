@@ -34,19 +34,7 @@ def maintain_traffic(*, now: datetime | None = None) -> UpkeepReport:
     if settled and not TrafficMonth.objects.filter(month=last_month).exists():
         usage = month_usage(last_month, now=now)
         TrafficMonth.objects.bulk_create(
-            [
-                TrafficMonth(
-                    server_id=server_id,
-                    month=last_month,
-                    bytes_in=used.bytes_in,
-                    bytes_out=used.bytes_out,
-                    p95_in_bps=used.p95_in_bps,
-                    p95_out_bps=used.p95_out_bps,
-                    samples_present=used.samples_present,
-                    samples_expected=used.samples_expected,
-                )
-                for server_id, used in usage.items()
-            ],
+            [used.rollup(server_id=pk, month=last_month) for pk, used in usage.items()],
             batch_size=500,
             ignore_conflicts=True,
         )

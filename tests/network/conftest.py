@@ -44,6 +44,16 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
+def feed(port, octets_in, octets_out, *, first_minute=0, start=T0):
+    """Readings every 5 minutes from `start` + first_minute, one slot of octets each."""
+    counters = Counters(port)
+    begin = start + timedelta(minutes=first_minute)
+    counters.read(begin)
+    for n, (octets_i, octets_o) in enumerate(zip(octets_in, octets_out, strict=True), 1):
+        counters.read(begin + timedelta(minutes=5 * n), add_in=octets_i, add_out=octets_o)
+    return counters
+
+
 @pytest.fixture
 def data_port(owned_server):
     return make_port(owned_server)
