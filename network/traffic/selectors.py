@@ -242,7 +242,10 @@ def _server_octets(rows: list[tuple[date, bytes]], first_day: date, n_days: int)
         decoded = storage.decode_codes(storage.codes_of_planes(planes.reshape(-1, 4 * slots)))
         days = np.array([(day - first_day).days for day, _ in fitting])
         firsts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
-        octets[days[firsts]] = np.add.reduceat(decoded, firsts, axis=0)
+        if firsts.size == days.size:  # one port: nothing to add up
+            octets[days] = decoded
+        else:
+            octets[days[firsts]] = np.add.reduceat(decoded, firsts, axis=0)
     return octets.transpose(1, 0, 2).reshape(2, -1)
 
 
