@@ -35,13 +35,13 @@ class MomentField(serializers.Field):
 
     def to_internal_value(self, data):
         text = str(data).strip()
+        whole_day = re.fullmatch(r"\d{4}-\d{2}-\d{2}", text)
         try:
-            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-                moment = datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
-                if self.end_of_day:
-                    moment += timedelta(days=1)
-            else:
-                moment = parse_datetime(text)
+            moment = (
+                datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
+                if whole_day
+                else parse_datetime(text)
+            )
         except ValueError:
             self.fail("invalid")
         if moment is None:
@@ -50,6 +50,8 @@ class MomentField(serializers.Field):
             self.fail("year")
         if timezone.is_naive(moment):
             moment = moment.replace(tzinfo=UTC)
+        if whole_day and self.end_of_day:
+            moment += timedelta(days=1)
         return moment.astimezone(UTC)
 
     def to_representation(self, value):

@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from inventory.models import SwitchPort
 from network.models import PortCounter, TrafficDay
@@ -71,6 +72,8 @@ def record_readings(readings: Iterable[PortReading], *, read_at: datetime) -> In
     One transaction; the ports' baselines are locked, so concurrent calls for the same ports
     take turns. Unknown port ids are reported, not raised.
     """
+    if timezone.is_naive(read_at):
+        raise ValueError("read_at must be an aware datetime")
     readings = {reading.port_id: reading for reading in readings}
     report = IngestReport()
     slot_seconds = settings.PANEL_TRAFFIC_POLL_SECONDS

@@ -70,6 +70,9 @@ def test_the_default_range_is_the_current_month(owner_api, fed):
         ({"from": "yesterday"}, "from"),
         ({"to": "2026-13-01"}, "to"),
         ({"from": "0001-01-01"}, "from"),
+        ({"to": "9999-12-31"}, "to"),
+        ({"from": "2026-11-03T12:00:00+25:00"}, "from"),
+        ({"from": "2026-02-30T00:00:00"}, "from"),
         ({"from": "2026-11-05", "to": "2026-11-04"}, "to"),
         ({"from": "2025-01-01", "to": "2026-11-01"}, "to"),  # more than 400 days
         ({"form": "2026-11-01"}, "form"),

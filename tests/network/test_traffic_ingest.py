@@ -3,9 +3,11 @@
 from datetime import date, timedelta
 
 import numpy as np
+import pytest
 
 from network.models import PortCounter, TrafficDay
 from network.traffic import storage
+from network.traffic.ingest import PortReading, record_readings
 from tests.network.conftest import Counters, at, make_port
 
 
@@ -171,7 +173,10 @@ def test_a_reading_not_newer_than_the_baseline_is_ignored(data_port, owned_serve
 
 
 def test_readings_of_unknown_ports_are_reported(db):
-    from network.traffic.ingest import PortReading, record_readings
-
     report = record_readings([PortReading(987654, 1, 1, 1)], read_at=at(0))
     assert report.unknown_ports == [987654]
+
+
+def test_a_reading_time_without_a_timezone_is_refused(data_port):
+    with pytest.raises(ValueError, match="aware"):
+        record_readings([PortReading(data_port.pk, 1, 1, 1)], read_at=at(0).replace(tzinfo=None))

@@ -2,6 +2,9 @@
 
 from datetime import UTC, date, datetime
 
+from django_q.models import Schedule
+
+from network import tasks
 from network.models import TrafficDay, TrafficMonth
 from network.traffic.upkeep import maintain_traffic
 from tests.network.conftest import feed
@@ -36,3 +39,9 @@ def test_a_month_not_yet_rolled_up_is_never_pruned(data_port, owned_server, sett
     feed(data_port, [3000] * 4, [0] * 4, start=OCTOBER_LAST_DAY)
     assert maintain_traffic(now=datetime(2026, 11, 1, 0, 10, tzinfo=UTC)).pruned == 0
     assert TrafficDay.objects.count() == 1
+
+
+def test_the_upkeep_runs_every_hour_as_a_django_q2_schedule(db):
+    schedule = Schedule.objects.get(func="network.tasks.maintain_traffic_tables")
+    assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == ("I", 60, -1)
+    assert tasks.maintain_traffic_tables().startswith("rolled up 0 server-months")
