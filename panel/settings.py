@@ -224,6 +224,14 @@ PANEL_BOOT_URL = os.environ.get("PANEL_BOOT_URL", "")
 # Who may use the boot endpoints besides IPAM's boot networks: DHCP relays, NAT gateways, the
 # panel's own host. Empty by default; loopback only where the demo and the tests add it.
 PANEL_BOOT_ALLOWED_CIDRS = env_networks("PANEL_BOOT_ALLOWED_CIDRS")
+# Traffic accounting: seconds between counter reads (slots are aligned to it in UTC; it must
+# divide a day), and days of 5-minute detail kept (monthly rollups are kept for good).
+PANEL_TRAFFIC_POLL_SECONDS = int(os.environ.get("PANEL_TRAFFIC_POLL_SECONDS", "300"))
+PANEL_TRAFFIC_RETENTION_DAYS = int(os.environ.get("PANEL_TRAFFIC_RETENTION_DAYS", "400"))
+# Switches whose counters are read at once by a traffic poll round.
+PANEL_TRAFFIC_POLL_CONCURRENCY = int(os.environ.get("PANEL_TRAFFIC_POLL_CONCURRENCY", "32"))
+if PANEL_TRAFFIC_POLL_SECONDS < 60 or 86400 % PANEL_TRAFFIC_POLL_SECONDS:
+    raise ImproperlyConfigured("PANEL_TRAFFIC_POLL_SECONDS must divide a day, at least 60.")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

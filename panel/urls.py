@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from inventory.api.urls import register as register_inventory
 from network.api.urls import PDU_VIEWSET, SWITCH_VIEWSET
+from network.api.urls import register as register_network
 from panel.api.urls import OptionalSlashRouter
 from panel.api.urls import register as register_people
 from panel.dashboard import dashboard
@@ -19,6 +20,7 @@ api_v1 = (
         switch_viewset=SWITCH_VIEWSET,
         pdu_viewset=PDU_VIEWSET,
     )
+    + register_network(router)
     + register_provisioning(router)
     + router.urls
 )

@@ -1,55 +1,63 @@
-"""Switches and PDUs with their discovery action, served in place of inventory's viewsets."""
-
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
-from rest_framework.decorators import action
-from rest_framework.exceptions import APIException
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from inventory.api.views import PduViewSet, SwitchViewSet
-from network import discovery
-from network.snmp import SnmpError
-from panel.api.serializers import StrictSerializer
+from inventory.models import Server
+from network.api.serializers import (
+    MonthQuerySerializer,
+    ServerMonthTrafficSerializer,
+    ServerTrafficSerializer,
+    TrafficRangeQuerySerializer,
+)
+from network.traffic import selectors
+from panel.api.permissions import IsAdminRole
+from panel.api.views import PanelViewSet
 
 
-class DeviceUnavailable(APIException):
-    status_code = 502
-    default_detail = "The device did not answer as asked."
-    default_code = "device_unavailable"
+@extend_schema(parameters=[OpenApiParameter("server_pk", int, OpenApiParameter.PATH)])
+class ServerTrafficViewSet(PanelViewSet):
+    """A server's traffic: its owner and staff; anyone else gets the 404 of a missing one."""
+
+    serializer_class = ServerTrafficSerializer
+    query_serializer_class = TrafficRangeQuerySerializer
+    filter_backends = []
+    pagination_class = None
+
+    def get_queryset(self):
+        return Server.objects.visible_to(self.request.user)
+
+    @extend_schema(parameters=[TrafficRangeQuerySerializer])
+    def retrieve(self, request, server_pk=None):
+        """Rates (bit/s per slot, null for gaps), volume in/out/total and the 95th
+        percentile in/out/max over [from, to) (default: the current month, UTC), summed
+        over the server's data ports."""
+        server = get_object_or_404(self.get_queryset(), pk=server_pk)
+        query = TrafficRangeQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        traffic = selectors.server_traffic(server, **query.validated_data)
+        return Response(ServerTrafficSerializer(traffic).data)
 
 
-class DiscoveryReportSerializer(StrictSerializer):
-    created = serializers.ListField(child=serializers.CharField(), help_text="New ports/outlets")
-    updated = serializers.ListField(child=serializers.CharField())
-    vanished = serializers.ListField(
-        child=serializers.CharField(),
-        help_text="No longer in the walk: kept, with their connections, but not driven",
-    )
-    unchanged = serializers.IntegerField()
+class TrafficMonthViewSet(PanelViewSet):
+    """Every server with traffic in a month, for billing's monthly run (staff only)."""
 
+    serializer_class = ServerMonthTrafficSerializer
+    permission_classes = [*PanelViewSet.permission_classes, IsAdminRole]
+    query_serializer_class = MonthQuerySerializer
+    filter_backends = []
 
-class DiscoveryErrorSerializer(StrictSerializer):
-    detail = serializers.CharField()
+    def get_queryset(self):
+        return Server.objects.none()
 
-
-class Discovers:
-    @extend_schema(
-        request=None, responses={200: DiscoveryReportSerializer, 502: DiscoveryErrorSerializer}
-    )
-    @action(detail=True, methods=["post"])
-    def discover(self, request, pk=None):
-        """Walk the device (IF-MIB interfaces, or the PDU's outlet table) and bring its ports
-        or outlets up to date; 502 with the reason when it does not answer."""
-        try:
-            report = discovery.discover(actor=request.user, device=self.get_object())
-        except SnmpError as exc:
-            raise DeviceUnavailable(exc.message) from None
-        return Response(DiscoveryReportSerializer(report).data)
-
-
-class DiscoveredSwitchViewSet(Discovers, SwitchViewSet):
-    """Switches (staff only); the SNMP secrets are write-only."""
-
-
-class DiscoveredPduViewSet(Discovers, PduViewSet):
-    """PDUs (staff only); the SNMP secrets are write-only."""
+    @extend_schema(parameters=[MonthQuerySerializer])
+    def list(self, request):
+        """Servers by name with the month's volume, 95th in/out/max (max(in95, out95), what
+        is billed) and samples; an ended month comes from its rollups."""
+        query = MonthQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        month = query.validated_data["month"]
+        page = self.paginate_queryset(selectors.servers_with_traffic(month))
+        usage = selectors.usage_for(month, page)
+        for server in page:
+            server.usage = usage[server.pk]
+        return self.get_paginated_response(ServerMonthTrafficSerializer(page, many=True).data)

@@ -15,7 +15,8 @@ Control API (JSON, on 127.0.0.1:<control port>):
   GET  /switch               the switch agent: its UDP port, sysUpTime, every port's
                              admin/oper status and ifHC counters
   POST /switch               {"silent": true (a dead switch: no answers), "restart": true
-                             (counters and sysUpTime back to 0; admin statuses kept)}
+                             (counters and sysUpTime back to 0; admin statuses kept),
+                             "uptime": seconds (an agent up that long)}
   POST /switch/ports/<ifIndex>  {"admin": "up"|"down", "in_octets", "out_octets" (set the
                              counters, e.g. near 2**64 to see them wrap), "mbps"}
   GET  /pdu                  the PDU agent: its UDP port and every outlet's state

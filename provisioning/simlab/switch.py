@@ -225,7 +225,10 @@ class SimSwitch(SnmpDevice):
         return {**super().describe(), "sys_uptime": self.agent.sys_uptime(), "ports": ports}
 
     def change(self, changes: dict) -> dict:
-        """Test hooks: "silent", and "restart" (counters and sysUpTime back to 0)."""
+        """Test hooks: "silent", "restart" (counters and sysUpTime back to 0), and
+        "uptime" (seconds: an agent that has been up that long)."""
+        if "uptime" in changes:
+            self.agent.started = time.monotonic() - float(changes["uptime"])
         if changes.get("restart"):
             with self.lock:
                 self.agent.started = time.monotonic()

@@ -15,6 +15,7 @@ from django.test import override_settings
 
 from network import snmp
 from network.snmp import SnmpTarget
+from tests.network.traffic import make_port
 from tests.simlab import free_udp_ports
 
 WALKS = Path(snmpsim_data.__file__).parent / "data" / "UPS"
@@ -171,3 +172,8 @@ def fast_snmp(settings):
     settings.PANEL_SNMP_TIMEOUT = 0.5
     settings.PANEL_SNMP_RETRIES = 1
     return settings
+
+
+@pytest.fixture
+def data_port(owned_server):
+    return make_port(owned_server)
