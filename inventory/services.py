@@ -394,7 +394,9 @@ def _save_connection_point(actor: User | None, point) -> SwitchPort | PduOutlet:
     model, label = type(point), AUDIT_NAMES[type(point)]
     stored = None
     if point.pk:
-        stored = model.objects.select_for_update().select_related("server").get(pk=point.pk)
+        stored = (
+            model.objects.select_for_update(of=("self",)).select_related("server").get(pk=point.pk)
+        )
     previous = stored.server if stored is not None else None
     if previous is not None and point.server_id not in (None, previous.pk):
         raise Conflict(move_refusal(stored), server=previous.pk)
@@ -434,14 +436,18 @@ def connect_switch_port(
     *, actor: User | None, port: SwitchPort, server: Server, is_ipmi_connection: bool = False
 ) -> SwitchPort:
     """Connect a server to a switch port (its BMC's port with `is_ipmi_connection`)."""
-    port = SwitchPort.objects.select_for_update().select_related("switch").get(pk=port.pk)
+    port = (
+        SwitchPort.objects.select_for_update(of=("self",)).select_related("switch").get(pk=port.pk)
+    )
     port.server, port.is_ipmi_connection = server, is_ipmi_connection
     return save_switch_port(actor=actor, port=port)
 
 
 @transaction.atomic
 def disconnect_switch_port(*, actor: User | None, port: SwitchPort) -> SwitchPort:
-    port = SwitchPort.objects.select_for_update().select_related("switch").get(pk=port.pk)
+    port = (
+        SwitchPort.objects.select_for_update(of=("self",)).select_related("switch").get(pk=port.pk)
+    )
     port.server, port.is_ipmi_connection = None, False
     return save_switch_port(actor=actor, port=port)
 
@@ -449,14 +455,18 @@ def disconnect_switch_port(*, actor: User | None, port: SwitchPort) -> SwitchPor
 @transaction.atomic
 def connect_pdu_outlet(*, actor: User | None, outlet: PduOutlet, server: Server) -> PduOutlet:
     """Connect a server's power supply to a PDU outlet."""
-    outlet = PduOutlet.objects.select_for_update().select_related("pdu").get(pk=outlet.pk)
+    outlet = (
+        PduOutlet.objects.select_for_update(of=("self",)).select_related("pdu").get(pk=outlet.pk)
+    )
     outlet.server = server
     return save_pdu_outlet(actor=actor, outlet=outlet)
 
 
 @transaction.atomic
 def disconnect_pdu_outlet(*, actor: User | None, outlet: PduOutlet) -> PduOutlet:
-    outlet = PduOutlet.objects.select_for_update().select_related("pdu").get(pk=outlet.pk)
+    outlet = (
+        PduOutlet.objects.select_for_update(of=("self",)).select_related("pdu").get(pk=outlet.pk)
+    )
     outlet.server = None
     return save_pdu_outlet(actor=actor, outlet=outlet)
 
