@@ -1,6 +1,7 @@
 """The traffic panel of a server page (the portal's and the admin's) and its number formats."""
 
 from django import template
+from django.conf import settings
 from django.utils import timezone
 
 from network.traffic.selectors import month_usage
@@ -39,4 +40,11 @@ def traffic_panel(server):
         "server": server,
         "month": month,
         "usage": month_usage(month, server_ids=[server.pk]).get(server.pk),
+        "slot": slot_length(settings.PANEL_TRAFFIC_POLL_SECONDS),
     }
+
+
+def slot_length(seconds: int) -> str:
+    """300 -> "5-minute", 60 -> "1-minute", 3600 -> "60-minute" (a slot's length, as an
+    adjective)."""
+    return f"{seconds // 60}-minute" if seconds % 60 == 0 else f"{seconds}-second"

@@ -32,7 +32,7 @@
       ],
       axes: [
         {},
-        { size: 80, values: function (u, splits) { return splits.map(rate); } }
+        { size: 100, values: function (u, splits) { return splits.map(rate); } }
       ],
       scales: { y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } } }
     };

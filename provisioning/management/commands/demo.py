@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from panel import services as people
 from provisioning.simlab import demo
 
 SIMLAB_CONTROL_PORT = 16300
+DEMO_TRAFFIC_SECONDS = 60
 # simlab's machines boot from loopback addresses (their own in 127.1.0.0/16 on Linux).
 SIMLAB_BOOT_NETWORK = "127.0.0.0/8"
 
@@ -53,7 +55,8 @@ class Command(BaseCommand):
             f"http://127.0.0.1:{SIMLAB_CONTROL_PORT}/machines\n"
             f"  Network:   a switch (SNMP, UDP {demo.SWITCH_BASE_PORT}) and a PDU "
             f"(UDP {demo.PDU_BASE_PORT}), community {demo.SNMP_COMMUNITY}; customers' servers "
-            "run and their traffic graphs fill. Suspend one:\n"
+            f"run and their traffic graphs fill ({DEMO_TRAFFIC_SECONDS} s slots in the demo). "
+            "Suspend one:\n"
             f'             curl -H "Authorization: Token {key}" '
             f"-H 'Content-Type: application/json' "
             f'-d \'{{"reason": "Invoice 1234 unpaid"}}\' {base}/api/v1/servers/1/suspend/\n'
@@ -66,6 +69,9 @@ class Command(BaseCommand):
             *settings.PANEL_BOOT_ALLOWED_CIDRS,
             SIMLAB_BOOT_NETWORK,
         ]
+        # Traffic graphs that fill in minutes: one-minute slots, here and in the workers.
+        os.environ["PANEL_TRAFFIC_POLL_SECONDS"] = str(DEMO_TRAFFIC_SECONDS)
+        settings.PANEL_TRAFFIC_POLL_SECONDS = DEMO_TRAFFIC_SECONDS
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         children = [
             subprocess.Popen(  # noqa: S603 - our own manage.py
