@@ -59,6 +59,17 @@ def test_a_bmc_step_resumed_after_its_worker_died_gets_its_window_again(
     assert op.attempts == 2
 
 
+@pytest.mark.parametrize("step", ["set_network_boot", "reboot"])
+def test_an_installs_bmc_step_resumed_after_its_worker_died_gets_its_window_again(
+    lab_server, customer, alma, key, step
+):
+    op = services.start_install(actor=customer, server=lab_server, template=alma, ssh_keys=[key])
+    died_in(op, step)  # its deadline passed while the lease ran out
+    op = finished(op)
+    assert (op.state, op.step, op.attempts) == ("running", "wait_pxe", 2), op.error
+    assert op.deadline > timezone.now()  # parked with wait_pxe's own window
+
+
 def test_a_resumed_step_stops_at_the_operations_overall_deadline(lab_server, simlab, customer):
     op = services.request_power(actor=customer, server=lab_server, action="on")
     died_in(op, "read_state", overall_deadline=ago(1))
