@@ -325,13 +325,23 @@ class ServerAdmin(AuditedAdmin):
     ]
     list_select_related = ["profile", "rack__location", "owner", "bmc"]
     # Owners change only through the assign and release actions: the services check the
-    # customer and refuse a server with an operation in progress.
-    readonly_fields = ["owner", "hardware_info", "created_at", "updated_at"]
+    # customer and refuse a server with an operation in progress. Suspension likewise only
+    # through the suspend and resume actions, which drive the switch ports.
+    readonly_fields = [
+        "owner",
+        "suspended",
+        "suspend_reason",
+        "suspended_at",
+        "hardware_info",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [BmcInline, IpAddressInline, ServerSwitchPortInline, ServerPduOutletInline]
     actions = SERVER_ACTIONS
     change_list_template = "admin/inventory/server/change_list.html"
     fieldsets = [
-        (None, {"fields": ["name", "profile", "state", "suspended", "owner", "current_os"]}),
+        (None, {"fields": ["name", "profile", "state", "owner", "current_os"]}),
+        ("Suspension", {"fields": ["suspended", "suspend_reason", "suspended_at"]}),
         ("Placement", {"fields": ["rack", "unit", "mac", "serial"]}),
         ("Details", {"fields": ["hardware_info", "notes", "created_at", "updated_at"]}),
     ]

@@ -248,3 +248,14 @@ def test_staff_connect_an_outlet_from_the_outlet_admin(staff_browser, free_serve
     assert (outlet.pdu, outlet.number, outlet.name) == (pdu, 12, "A12")
     assert AuditEvent.objects.filter(action="pdu_outlet.create").exists()
     assert AuditEvent.objects.filter(action="pdu_outlet.connect").exists()
+
+
+def test_the_server_form_cannot_suspend_a_server_behind_the_switchs_back(
+    staff_browser, free_server
+):
+    """Suspension changes only through the suspend and resume actions, which drive the ports."""
+    url = reverse("admin:inventory_server_change", args=[free_server.pk])
+    response = staff_browser.post(url, inline_data(free_server, suspended="on"))
+    assert response.status_code == 302
+    free_server.refresh_from_db()
+    assert not free_server.suspended
