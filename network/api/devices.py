@@ -13,7 +13,10 @@ from panel.api.serializers import StrictSerializer
 
 
 class DeviceUnavailable(APIException):
-    status_code = 502
+    """The device, not the panel, failed: a 409 (its state prevents the request) with the
+    reason, as a busy server's is; 5xx stays for the panel's own faults."""
+
+    status_code = 409
     default_detail = "The device did not answer as asked."
     default_code = "device_unavailable"
 
@@ -34,12 +37,12 @@ class DiscoveryErrorSerializer(StrictSerializer):
 
 class Discovers:
     @extend_schema(
-        request=None, responses={200: DiscoveryReportSerializer, 502: DiscoveryErrorSerializer}
+        request=None, responses={200: DiscoveryReportSerializer, 409: DiscoveryErrorSerializer}
     )
     @action(detail=True, methods=["post"])
     def discover(self, request, pk=None):
         """Walk the device (IF-MIB interfaces, or the PDU's outlet table) and bring its ports
-        or outlets up to date; 502 with the reason when it does not answer."""
+        or outlets up to date; 409 with the reason when it does not answer."""
         try:
             report = discovery.discover(actor=request.user, device=self.get_object())
         except SnmpError as exc:

@@ -142,12 +142,12 @@ def test_staff_discover_a_switch_through_the_api_and_customers_cannot(
     assert AuditEvent.objects.get(action="switch.discover").detail["created"] == 49
 
 
-def test_a_pdu_that_does_not_answer_is_a_502_with_the_reason(admin_api, fast_snmp):
+def test_a_pdu_that_does_not_answer_is_a_409_with_the_reason(admin_api, fast_snmp):
     pdu = make_pdu(free_udp_ports(1), "nobody", "apc_rpdu")
 
     answer = admin_api.post(f"/api/v1/pdus/{pdu.pk}/discover/")
 
-    assert answer.status_code == 502
+    assert answer.status_code == 409
     assert f"127.0.0.1:{pdu.port}" in answer.json()["detail"]
 
 
