@@ -58,7 +58,7 @@ def _number(row: dict, column: str, default: int | None) -> int | None:
     text = _text(row, column)
     if not text:
         return default
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # "²" is a digit to str.isdigit, not to int()
         raise ValidationError({column: [f'"{text}" is not a whole number.']})
     return int(text)
 

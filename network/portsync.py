@@ -145,7 +145,8 @@ def _store_ports(switch: Switch, statuses: dict, busy: set[int], now, report) ->
                 observed=admin,
             )
             report.drifted.append(port.pk)
-        if switch.drift_policy == Switch.DriftPolicy.ENFORCE:
+        # A BMC port is audited only: suspend and resume drive data ports, never it.
+        if switch.drift_policy == Switch.DriftPolicy.ENFORCE and not port.is_ipmi_connection:
             target = report.to_suspend if wanted == "down" else report.to_resume
             target.add(port.server_id)
     _update_grouped(SwitchPort, read, status_read_at=now)

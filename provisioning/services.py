@@ -254,8 +254,8 @@ def cancel_operation(*, actor: User, operation: Operation) -> Operation:
     """Cancel an operation no worker has started, or a running one while its workflow's
     cancel rule allows (an install whose machine has not yet fetched its config; its worker
     then restores the boot device). Power commands already sent cannot be taken back."""
-    if not (actor.is_admin or operation.server.owner_id == actor.pk):
-        raise NotAllowed("Only the server's owner or hosting staff may cancel its operations.")
+    if not may_cancel(actor, operation):
+        raise NotAllowed("Only hosting staff may cancel this operation.")
     operation.cancel_requested_by = actor
     cancelled = Operation.objects.filter(pk=operation.pk, state=Operation.State.QUEUED).update(
         state=Operation.State.CANCELLED,
@@ -276,6 +276,18 @@ def cancel_operation(*, actor: User, operation: Operation) -> Operation:
         actor=actor, action="operation.cancel", target=operation.server, operation=operation.pk
     )
     return operation
+
+
+def may_cancel(actor: User, operation: Operation) -> bool:
+    """Staff; or the server's owner, except for staff's own kinds (a suspension, a PDU
+    switch) and what the panel started itself (a drift restore)."""
+    if actor.is_admin:
+        return True
+    return (
+        operation.server.owner_id == actor.pk
+        and operation.requested_by_id is not None
+        and not workflows.for_kind(operation.kind).staff_only
+    )
 
 
 def is_cancellable(operation: Operation) -> bool:

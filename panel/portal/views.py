@@ -139,7 +139,7 @@ def _operation_context(request, pk: int) -> dict:
         "events": events,
         "steps": steps,
         "ended": op.state not in Operation.ACTIVE_STATES,
-        "cancellable": services.is_cancellable(op),
+        "cancellable": services.may_cancel(request.user, op) and services.is_cancellable(op),
     }
 
 

@@ -89,6 +89,7 @@ class Workflow:
     # An outcome the machine has already reported wins over a deadline passed since.
     outcome_reported: Callable[[Operation], bool] = no_outcome_reported
     succeeded: Callable[[Operation], None] = nothing_to_record  # in the finishing transaction
+    staff_only: bool = False  # only staff start it, and only staff may cancel it
 
     def window(self, op: Operation, step: str) -> float:
         window = self.steps[step].window

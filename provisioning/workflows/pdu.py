@@ -88,7 +88,13 @@ def _confirm_step(state: str, then: str | None, progress: int) -> Step:
 
 
 def _workflow(first: str, steps: dict) -> Workflow:
-    return Workflow(device=PDU_OUTLETS, first=first, steps=steps, succeeded=power_state_unknown)
+    return Workflow(
+        device=PDU_OUTLETS,
+        first=first,
+        steps=steps,
+        succeeded=power_state_unknown,
+        staff_only=True,
+    )
 
 
 WORKFLOWS = {

@@ -15,8 +15,15 @@ from django.utils.text import capfirst
 
 from inventory.models import Server, SnmpDevice
 from network import reachability
-from network.snmp import SnmpError
+from network.snmp import SnmpAuthFailed, SnmpError, SnmpUnreachable
 from provisioning.devices import DeviceError
+
+# What an operation says of a device that failed: its customer reads the operation, so no
+# address, port or credential hint; the device's own page keeps the full message for staff.
+FAILURES = {
+    SnmpUnreachable: "did not answer",
+    SnmpAuthFailed: "refused the panel's SNMP credentials",
+}
 
 
 def talk(device: SnmpDevice, driver, method: str, *args):
@@ -25,8 +32,10 @@ def talk(device: SnmpDevice, driver, method: str, *args):
         result = getattr(driver, method)(*args)
     except SnmpError as exc:
         reachability.failed(device, exc)
+        what = FAILURES.get(type(exc), "refused the request")
         raise DeviceError(
-            f"{capfirst(device._meta.verbose_name)} {device.name}: {exc.message}"
+            f"{capfirst(device._meta.verbose_name)} {device.name} {what}; staff see why on the "
+            f"{device._meta.verbose_name}'s page."
         ) from exc
     reachability.answered(device)
     return result

@@ -36,7 +36,7 @@ def confirm_ports(op: Operation, ports, observe) -> Done:
 
 def _workflow() -> Workflow:
     steps = {"set_ports": Step(set_ports), "confirm_ports": Step(confirm_ports)}
-    return Workflow(device=SWITCH_PORTS, first="set_ports", steps=steps)
+    return Workflow(device=SWITCH_PORTS, first="set_ports", steps=steps, staff_only=True)
 
 
 WORKFLOWS = {Kind.SUSPEND: _workflow(), Kind.RESUME: _workflow()}

@@ -49,11 +49,13 @@ def test_one_bad_row_imports_nothing_and_every_refusal_is_reported(admin, place)
         "web-05,E-2236-32G,{loc},R9,1,,,10.0.0.5,623,admin,pw",
         "web-06,E-2236-32G,,,,,,10.0.0.6,port,admin,pw",
         "web-07,E-2236-32G,,,,,,,623,admin,pw",
+        "web-08,E-2236-32G,,,,,,10.0.0.8,6²3,admin,pw",  # "²" is a digit to str.isdigit
     )
     report = import_servers(actor=admin, text=text)
     assert not report.ok and report.enrolled == []
     reasons = dict(report.refused)
-    assert sorted(reasons) == [3, 4, 5, 6, 7, 8]
+    assert sorted(reasons) == [3, 4, 5, 6, 7, 8, 9]
+    assert reasons[9] == 'bmc_port: "6²3" is not a whole number.'
     assert "mac" in reasons[3]
     assert "name" in reasons[4].lower()
     assert reasons[5] == 'No configuration "No-such-config".'

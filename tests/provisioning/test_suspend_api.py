@@ -131,3 +131,12 @@ def test_only_staff_suspend_resume_and_switch_outlets(
     assert anonymous_api.post(url, body).status_code == 401
     assert other_api.post(url, body).status_code == 404
     assert owner_api.post(url, body).status_code == 403
+
+
+def test_a_customer_cannot_cancel_the_suspension_staff_queued(admin_api, owner_api, owned_server):
+    connect_ports(owned_server)
+    task = admin_api.post(f"/api/v1/servers/{owned_server.pk}/suspend/", {"reason": "x"}).json()
+    answer = owner_api.post(f"/api/v1/operations/{task['task']}/cancel/")
+    assert answer.status_code == 403
+    assert Operation.objects.get(pk=task["task"]).state == Operation.State.QUEUED
+    assert admin_api.post(f"/api/v1/operations/{task['task']}/cancel/").status_code == 200
