@@ -4,7 +4,7 @@ import ipaddress
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -285,6 +285,13 @@ class Bmc(models.Model):
         return encryption.decrypt(self.password_encrypted)
 
 
+validate_oid = RegexValidator(
+    r"^\.?[0-2](\.(0|[1-9][0-9]{0,9}))+$",
+    "Give a numeric OID such as 1.3.6.1.4.1.318.1.1.12.3.3.1.1.4 (no names, no trailing dot).",
+)
+INTEGER32 = [MinValueValidator(-(2**31)), MaxValueValidator(2**31 - 1)]  # SNMP's INTEGER
+
+
 class SnmpDevice(models.Model):
     """A device the panel reaches over SNMP; its secrets are encrypted at rest, never returned."""
 
@@ -397,19 +404,27 @@ class Pdu(SnmpDevice):
         "control OID",
         max_length=200,
         blank=True,
+        validators=[validate_oid],
         help_text="Generic profile: the OID the outlet number is appended to, to switch it",
     )
     state_oid = models.CharField(
         "state OID",
         max_length=200,
         blank=True,
+        validators=[validate_oid],
         help_text="Generic profile: the OID the outlet number is appended to, to read it "
         "(blank: the control OID)",
     )
-    on_value = models.IntegerField(null=True, blank=True, help_text="Generic profile")
-    off_value = models.IntegerField(null=True, blank=True, help_text="Generic profile")
+    on_value = models.IntegerField(
+        null=True, blank=True, validators=INTEGER32, help_text="Generic profile"
+    )
+    off_value = models.IntegerField(
+        null=True, blank=True, validators=INTEGER32, help_text="Generic profile"
+    )
     cycle_seconds = models.PositiveSmallIntegerField(
-        default=5, help_text="How long an outlet stays off during a power cycle"
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text="How long an outlet stays off during a power cycle (1-20 s)",
     )
 
     class Meta(SnmpDevice.Meta):
@@ -428,6 +443,8 @@ class Pdu(SnmpDevice):
             }
             if missing:
                 raise ValidationError(missing)
+            if self.on_value == self.off_value:
+                raise ValidationError({"off_value": "On and off need different values."})
 
 
 class SwitchPort(models.Model):
@@ -446,7 +463,11 @@ class SwitchPort(models.Model):
     switch = models.ForeignKey(Switch, on_delete=models.CASCADE, related_name="ports")
     name = models.CharField(max_length=64, help_text="ifName, e.g. Gi1/0/1")
     if_index = models.PositiveIntegerField(
-        "ifIndex", null=True, blank=True, help_text="Set by discovery; needed to drive the port"
+        "ifIndex",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(2**31 - 1)],  # IF-MIB's range
+        help_text="Set by discovery; needed to drive the port",
     )
     description = models.CharField(max_length=255, blank=True, help_text="ifDescr")
     speed_mbps = models.PositiveIntegerField(null=True, blank=True, help_text="ifHighSpeed")
@@ -485,7 +506,9 @@ class PduOutlet(models.Model):
         UNKNOWN = "unknown", "Unknown"
 
     pdu = models.ForeignKey(Pdu, on_delete=models.CASCADE, related_name="outlets")
-    number = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    number = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(32767)]
+    )
     name = models.CharField(max_length=64, blank=True)
     server = models.ForeignKey(
         Server, null=True, blank=True, on_delete=models.SET_NULL, related_name="pdu_outlets"

@@ -58,6 +58,24 @@ def test_the_generic_profile_needs_its_oid_and_values(admin_api):
     assert set(response.json()) == {"control_oid", "off_value"}
 
 
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"control_oid": "abc"}, "control_oid"),  # was accepted, then a 500 at discovery
+        ({"control_oid": "1.3.6.1."}, "control_oid"),
+        ({"state_oid": "iso.3.6"}, "state_oid"),
+        ({"on_value": 2**40}, "on_value"),  # beyond SNMP's INTEGER: a 500 when switching
+        ({"off_value": 1}, "off_value"),  # the same as on: every read would say off
+        ({"cycle_seconds": 3600}, "cycle_seconds"),  # the off time must fit one inline wait
+    ],
+)
+def test_values_the_pdu_could_not_take_are_refused(admin_api, change, field):
+    body = {**GENERIC, "name": "pdu-bad", "address": "192.0.2.33", **change}
+    response = admin_api.post("/api/v1/pdus/", body, format="json")
+    assert response.status_code == 400, response.json()
+    assert field in response.json()
+
+
 def test_unknown_fields_are_refused(admin_api):
     response = admin_api.post("/api/v1/pdus/", {**APC, "outlets": 8}, format="json")
     assert response.status_code == 400
@@ -96,7 +114,7 @@ def test_an_outlet_feeding_another_server_is_a_409(admin_api, free_server):
     assert actions == ["pdu_outlet.disconnect", "pdu_outlet.connect"]
 
 
-@pytest.mark.parametrize("number", [0, 2])
+@pytest.mark.parametrize("number", [0, 2, 2**40])
 def test_outlet_numbers_are_positive_and_unique_per_pdu(admin_api, number):
     pdu = make_pdu()
     PduOutlet.objects.create(pdu=pdu, number=2)

@@ -213,7 +213,12 @@ def test_marking_the_bmc_port_needs_a_connected_server(admin_api, free_server):
 
 @pytest.mark.parametrize(
     ("change", "field"),
-    [({"name": "Gi1/0/2"}, "name"), ({"if_index": 2}, "if_index"), ({"switch": None}, "switch")],
+    [
+        ({"name": "Gi1/0/2"}, "name"),
+        ({"if_index": 2}, "if_index"),
+        ({"if_index": 2**40}, "if_index"),  # beyond IF-MIB's range
+        ({"switch": None}, "switch"),
+    ],
 )
 def test_port_names_and_ifindexes_are_unique_per_switch(admin_api, change, field):
     switch = make_switch()
