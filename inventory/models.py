@@ -174,6 +174,9 @@ class Server(models.Model):
         on_delete=models.PROTECT,
         related_name="servers",
     )
+    owner_since = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the current owner got it"
+    )
     state = models.CharField(
         max_length=16, choices=State.choices, default=State.READY, db_index=True
     )

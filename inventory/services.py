@@ -5,6 +5,7 @@ from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
+from django.utils import timezone
 
 from inventory.addresses import normalise_mac, validate_device_address
 from inventory.models import (
@@ -202,8 +203,8 @@ def assign_owner(*, actor: User, server: Server, owner: User) -> Server:
     if server.state != Server.State.READY:
         raise Conflict(f"{server.name} is {server.get_state_display().lower()}, not ready.")
     _refuse_while_busy(server, "assigned")
-    server.owner = owner
-    server.save(update_fields=["owner", "updated_at"])
+    server.owner, server.owner_since = owner, timezone.now()
+    server.save(update_fields=["owner", "owner_since", "updated_at"])
     audit.record(actor=actor, action="server.assign_owner", target=server, owner=owner.email)
     return server
 
@@ -218,8 +219,8 @@ def release_owner(*, actor: User, server: Server) -> Server:
         return server
     _refuse_while_busy(server, "released")
     previous = server.owner.email
-    server.owner = None
-    server.save(update_fields=["owner", "updated_at"])
+    server.owner, server.owner_since = None, None
+    server.save(update_fields=["owner", "owner_since", "updated_at"])
     audit.record(actor=actor, action="server.release_owner", target=server, owner=previous)
     return server
 

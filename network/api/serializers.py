@@ -184,6 +184,11 @@ class ServerMonthTrafficSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     owner = UserRefSerializer(allow_null=True)
+    owner_since = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Since when the current owner has it: a later date than the month's start "
+        "means part of the month's traffic was another tenant's",
+    )
     volume = VolumeSerializer(source="usage")
     p95 = Percentile95Serializer(source="usage")
     samples = SamplesSerializer(source="usage")

@@ -30,11 +30,15 @@ class ServerTrafficViewSet(PanelViewSet):
     def retrieve(self, request, server_pk=None):
         """Rates (bit/s per slot, null for gaps), volume in/out/total and the 95th
         percentile in/out/max over [from, to) (default: the current month, UTC), summed
-        over the server's data ports."""
+        over the server's data ports. A customer sees it from when the server became theirs."""
         server = get_object_or_404(self.get_queryset(), pk=server_pk)
         query = TrafficRangeQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        traffic = selectors.server_traffic(server, **query.validated_data)
+        end = query.validated_data["end"]
+        start = min(
+            selectors.visible_start(server, request.user, query.validated_data["start"]), end
+        )
+        traffic = selectors.server_traffic(server, start=start, end=end)
         return Response(ServerTrafficSerializer(traffic).data)
 
 

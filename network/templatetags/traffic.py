@@ -4,7 +4,7 @@ from django import template
 from django.conf import settings
 from django.utils import timezone
 
-from network.traffic.selectors import month_usage
+from network.traffic.selectors import month_bounds, month_usage, server_traffic, visible_start
 
 register = template.Library()
 
@@ -32,14 +32,22 @@ def rate(bps: int | None) -> str:
     return "—" if bps is None else _decimal(bps, _RATE_UNITS)
 
 
-@register.inclusion_tag("network/traffic_panel.html")
-def traffic_panel(server):
-    """The month so far (volume, 95th) and the chart, which its script fills from the API."""
-    month = timezone.now().date().replace(day=1)
+@register.inclusion_tag("network/traffic_panel.html", takes_context=True)
+def traffic_panel(context, server):
+    """The month so far (volume, 95th) and the chart, which its script fills from the API;
+    for a customer who got the server this month, only since then."""
+    now = timezone.now()
+    month = now.date().replace(day=1)
+    start, _ = month_bounds(month)
+    since = visible_start(server, context["request"].user, start)
+    if since == start:
+        usage = month_usage(month, server_ids=[server.pk]).get(server.pk)
+    else:
+        usage = server_traffic(server, start=since, end=now).usage if since < now else None
     return {
         "server": server,
         "month": month,
-        "usage": month_usage(month, server_ids=[server.pk]).get(server.pk),
+        "usage": usage if usage and usage.samples_expected else None,
         "slot": slot_length(settings.PANEL_TRAFFIC_POLL_SECONDS),
     }
 

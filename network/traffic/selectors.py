@@ -95,6 +95,14 @@ def percentile95(rates: np.ndarray) -> int | None:
     return round(float(np.partition(present, k)[k]))
 
 
+def visible_start(server: Server, user, start: datetime) -> datetime:
+    """Where a user's view of a server's traffic may begin: a customer sees it from when the
+    server became theirs, never its last tenant's; staff see it all."""
+    if user.is_admin or server.owner_since is None:
+        return start
+    return max(start, server.owner_since)
+
+
 def month_bounds(month: date) -> tuple[datetime, datetime]:
     start = datetime.combine(month.replace(day=1), time(), tzinfo=UTC)
     return start, _next_month(start)

@@ -7,12 +7,14 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import snmpsim_data
 from django.test import override_settings
 
+from inventory.models import Server
 from network import snmp
 from network.snmp import SnmpTarget
 from tests.network.traffic import make_port
@@ -176,4 +178,7 @@ def fast_snmp(settings):
 
 @pytest.fixture
 def data_port(owned_server):
+    """A data port of owned_server, whose owner has had it since before any traffic here."""
+    Server.objects.filter(pk=owned_server.pk).update(owner_since=datetime(2026, 1, 1, tzinfo=UTC))
+    owned_server.refresh_from_db()
     return make_port(owned_server)

@@ -143,3 +143,28 @@ def test_the_month_list_refuses_unknown_parameters(admin_api):
     response = admin_api.get("/api/v1/traffic/", {"ordering": "name"})
     assert response.status_code == 400
     assert "ordering" in response.json()
+
+
+def test_a_new_owner_sees_the_servers_traffic_from_when_it_became_theirs(
+    admin, admin_api, owner_api, other_customer, fed
+):
+    """fed's traffic (2026-11-03, 12:00-13:40 UTC) was its first tenant's; then it changed hands."""
+    from datetime import UTC, datetime
+
+    from inventory import services
+    from tests.conftest import token_client
+
+    services.release_owner(actor=admin, server=fed)
+    services.assign_owner(actor=admin, server=fed, owner=other_customer)
+    fed.refresh_from_db()
+    assert fed.owner_since > datetime(2026, 11, 3, 14, tzinfo=UTC)
+    new_owner = token_client(other_customer)
+
+    theirs = new_owner.get(traffic_url(fed), DAY).json()
+
+    assert theirs["volume"]["total_bytes"] == 0
+    assert all(point["in_bps"] is None for point in theirs["rates"])
+    assert admin_api.get(traffic_url(fed), DAY).json()["volume"]["in_bytes"] == sum(IN)
+    assert owner_api.get(traffic_url(fed), DAY).status_code == 404  # no longer theirs
+    row = admin_api.get("/api/v1/traffic/", {"month": "2026-11"}).json()["results"][0]
+    assert row["owner"]["email"] == other_customer.email and row["owner_since"]

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from inventory.models import Server
 from tests.e2e.test_portal_browser import chromium, log_in, page, shoot, sync_api  # noqa: F401
 from tests.network.traffic import feed, make_port
 
@@ -20,6 +21,7 @@ def test_the_chart_draws_the_last_day_on_the_customer_and_staff_pages(
     owned_server,
 ):
     now = timezone.now().replace(second=0, microsecond=0)
+    Server.objects.filter(pk=owned_server.pk).update(owner_since=now - timedelta(days=30))
     start = now - timedelta(hours=6, minutes=now.minute % 5)
     wave = [int(4e8 * (1.2 + math.sin(n / 8))) for n in range(70)]
     feed(make_port(owned_server), wave, [octets // 4 for octets in wave], start=start)

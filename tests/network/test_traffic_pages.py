@@ -82,3 +82,18 @@ def test_volumes_and_rates_read_in_decimal_units():
         "12.35 Mbit/s",
         "10000.00 Tbit/s",
     )
+
+
+def test_a_new_owner_does_not_see_the_last_tenants_month(admin, other_customer, fed):
+    from inventory import services
+
+    services.release_owner(actor=admin, server=fed)
+    services.assign_owner(actor=admin, server=fed, owner=other_customer)
+
+    page = logged_in(other_customer).get(f"/servers/{fed.pk}/").content.decode()
+
+    assert "12.00 kB" not in page and "No traffic recorded in" in page
+    assert (
+        "12.00 kB"
+        in logged_in(admin).get(f"/admin/inventory/server/{fed.pk}/change/").content.decode()
+    )

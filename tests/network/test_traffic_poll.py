@@ -48,7 +48,7 @@ def volume(server) -> tuple[int, int]:
 
 
 def test_a_round_reads_the_data_port_and_counts_exactly_across_a_64_bit_wrap(
-    simlab, wired, owner_api
+    simlab, wired, admin_api
 ):
     simlab.change_switch_port(wired.cable.data_if_index, in_octets=2**64 - 2_000_000)
 
@@ -70,7 +70,7 @@ def test_a_round_reads_the_data_port_and_counts_exactly_across_a_64_bit_wrap(
     counted_in, counted_out = volume(wired)
     assert counted_in == wrapped_in
     assert counted_out == after.out_octets - baseline.out_octets
-    answer = owner_api.get(f"/api/v1/servers/{wired.pk}/traffic/").json()
+    answer = admin_api.get(f"/api/v1/servers/{wired.pk}/traffic/").json()
     assert answer["volume"]["in_bytes"] == counted_in
 
 
