@@ -450,6 +450,13 @@ class Pdu(SnmpDevice):
                 raise ValidationError({"off_value": "On and off need different values."})
 
 
+class SwitchPortQuerySet(models.QuerySet):
+    def data(self):
+        """The ports that carry a server's own traffic: every one but its BMC's. Suspend
+        shuts these, and traffic is counted on these."""
+        return self.filter(is_ipmi_connection=False)
+
+
 class SwitchPort(models.Model):
     """A switch interface (IF-MIB ifIndex); connected to a server, it carries its traffic."""
 
@@ -486,6 +493,8 @@ class SwitchPort(models.Model):
     oper_status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNKNOWN)
     status_read_at = models.DateTimeField(null=True, blank=True)
     discovered_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = SwitchPortQuerySet.as_manager()
 
     class Meta:
         ordering = ["switch", "if_index", "name"]

@@ -62,13 +62,7 @@ def discover_pdu(pdu: Pdu) -> DiscoveryReport:
 
 
 def _walk(device: SnmpDevice, read: Callable[[SnmpTarget], list]) -> list:
-    try:
-        found = read(SnmpTarget.for_device(device))
-    except SnmpError as exc:
-        reachability.failed(device, exc)
-        raise
-    reachability.answered(device)
-    return found
+    return reachability.ask(device, lambda: read(SnmpTarget.for_device(device)))
 
 
 def _unique_names(ports: Sequence[PortInfo]) -> list[PortInfo]:

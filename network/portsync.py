@@ -29,7 +29,7 @@ from network import reachability
 from network.pdus import pdu_driver
 from network.snmp import SnmpError, SnmpTarget
 from network.switches import SwitchDriver
-from panel import audit
+from panel import audit, polling
 
 
 @dataclass
@@ -114,16 +114,6 @@ def wanted_admin_status(port: SwitchPort) -> str:
     return SwitchPort.Status.UP
 
 
-def _update_grouped(model, rows: dict, **common) -> None:
-    """One UPDATE per distinct value set (typically: up/up, down/down, a few others)."""
-    groups = {}
-    for pk, values in rows.items():
-        groups.setdefault(values, []).append(pk)
-    for values, ids in groups.items():
-        for start in range(0, len(ids), 500):  # SQLite's limit on query parameters
-            model.objects.filter(pk__in=ids[start : start + 500]).update(**dict(values), **common)
-
-
 def _store_ports(switch: Switch, statuses: dict, busy: set[int], now, report) -> None:
     read = {}
     for port in switch.wired:
@@ -131,7 +121,7 @@ def _store_ports(switch: Switch, statuses: dict, busy: set[int], now, report) ->
             continue
         admin, oper = statuses[port.if_index]
         previous = port.admin_status
-        read[port.pk] = (("admin_status", admin), ("oper_status", oper))
+        read[port.pk] = {"admin_status": admin, "oper_status": oper}
         wanted = wanted_admin_status(port)
         if port.server_id in busy or admin == wanted or admin not in ("up", "down"):
             continue
@@ -149,13 +139,13 @@ def _store_ports(switch: Switch, statuses: dict, busy: set[int], now, report) ->
         if switch.drift_policy == Switch.DriftPolicy.ENFORCE and not port.is_ipmi_connection:
             target = report.to_suspend if wanted == "down" else report.to_resume
             target.add(port.server_id)
-    _update_grouped(SwitchPort, read, status_read_at=now)
+    polling.update_in_groups(SwitchPort, read, status_read_at=now)
 
 
 def _store_outlets(pdu: Pdu, states: dict, now) -> None:
     read = {
-        outlet.pk: (("power_state", states[outlet.number]),)
+        outlet.pk: {"power_state": states[outlet.number]}
         for outlet in pdu.wired
         if outlet.number in states
     }
-    _update_grouped(PduOutlet, read, state_read_at=now)
+    polling.update_in_groups(PduOutlet, read, state_read_at=now)

@@ -10,7 +10,6 @@ queue an operation that restores the requested state.
 
 import concurrent.futures
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -20,13 +19,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from inventory.models import Bmc
-from panel import audit
+from panel import audit, polling
 from provisioning.bmc import BmcError, BmcUnreachable
 from provisioning.bmc.drivers import driver_for
 from provisioning.models import Operation
 
-UNREACHABLE_AFTER_FAILURES = 2
-MAX_BACKOFF = timedelta(hours=1)
 POLL_FIELDS = [
     "power_state",
     "power_state_read_at",
@@ -57,11 +54,10 @@ def _apply_success(bmc: Bmc, state: str, cipher_suite: int | None, now) -> None:
 def _apply_failure(bmc: Bmc, message: str, now) -> None:
     bmc.consecutive_failures += 1
     bmc.last_error = message[:500]
-    if bmc.consecutive_failures >= UNREACHABLE_AFTER_FAILURES:
+    if bmc.consecutive_failures >= polling.UNREACHABLE_AFTER_FAILURES:
         bmc.reachable = False
         bmc.power_state = Bmc.PowerState.UNKNOWN
-    backoff = _interval() * 2 ** max(bmc.consecutive_failures - UNREACHABLE_AFTER_FAILURES, 0)
-    bmc.next_poll_at = now + min(backoff, MAX_BACKOFF)
+    bmc.next_poll_at = polling.next_poll_after_failure(now, _interval(), bmc.consecutive_failures)
 
 
 def _store(bmc: Bmc) -> None:
@@ -186,14 +182,6 @@ def sweep() -> SweepReport:
 
 
 def _save_polls(bmcs: list[Bmc]) -> None:
-    """One UPDATE per distinct outcome (typically: on, off, a few failures).
-
-    Django's bulk_update builds a CASE per row and field: 2 s of a 3 s sweep of 1,000.
-    """
-    groups = defaultdict(list)
-    for bmc in bmcs:
-        groups[tuple(getattr(bmc, name) for name in POLL_FIELDS)].append(bmc.pk)
-    for values, ids in groups.items():
-        changes = dict(zip(POLL_FIELDS, values, strict=True))
-        for start in range(0, len(ids), 500):  # SQLite's limit on query parameters
-            Bmc.objects.filter(pk__in=ids[start : start + 500]).update(**changes)
+    polling.update_in_groups(
+        Bmc, {bmc.pk: {name: getattr(bmc, name) for name in POLL_FIELDS} for bmc in bmcs}
+    )

@@ -323,7 +323,7 @@ def _lock_for_staff(actor: User, server: Server, what: str) -> Server:
 
 def _data_ports(server: Server) -> list[SwitchPort]:
     """The ports suspend shuts: every connected port but the BMC's, each known by ifIndex."""
-    ports = list(server.switch_ports.filter(is_ipmi_connection=False).select_related("switch"))
+    ports = list(server.switch_ports.data().select_related("switch"))
     if not ports:
         raise Conflict(
             f"{server.name} has no switch port connected (other than its BMC's): connect its "
@@ -338,17 +338,19 @@ def _data_ports(server: Server) -> list[SwitchPort]:
     return ports
 
 
+def _queue_port_change(actor: User, server: Server, kind: str, what: str, **params):
+    """Lock the server for staff and queue the operation that sets its data ports."""
+    server = _lock_for_staff(actor, server, what)
+    ports = [port.pk for port in _data_ports(server)]
+    return server, _start(actor=actor, server=server, kind=kind, params={**params, "ports": ports})
+
+
 @transaction.atomic
 def request_suspend(*, actor: User, server: Server, reason: str = "") -> Operation:
     """Mark the server suspended at once (its customer's requests are refused from now on) and
     queue the operation that shuts its data ports and reads them back."""
-    server = _lock_for_staff(actor, server, "suspend a server")
-    ports = _data_ports(server)
-    op = _start(
-        actor=actor,
-        server=server,
-        kind=Operation.Kind.SUSPEND,
-        params={"reason": reason, "ports": [port.pk for port in ports]},
+    server, op = _queue_port_change(
+        actor, server, Operation.Kind.SUSPEND, "suspend a server", reason=reason
     )
     server.suspend_reason = reason
     if not server.suspended:
@@ -360,14 +362,7 @@ def request_suspend(*, actor: User, server: Server, reason: str = "") -> Operati
 @transaction.atomic
 def request_resume(*, actor: User, server: Server) -> Operation:
     """Lift the suspension and queue the operation that opens the data ports again."""
-    server = _lock_for_staff(actor, server, "resume a server")
-    ports = _data_ports(server)
-    op = _start(
-        actor=actor,
-        server=server,
-        kind=Operation.Kind.RESUME,
-        params={"ports": [port.pk for port in ports]},
-    )
+    server, op = _queue_port_change(actor, server, Operation.Kind.RESUME, "resume a server")
     server.suspended, server.suspend_reason, server.suspended_at = False, "", None
     server.save(update_fields=["suspended", "suspend_reason", "suspended_at", "updated_at"])
     return op

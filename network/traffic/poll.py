@@ -39,9 +39,8 @@ def due_ports() -> dict[int, dict[int, int]]:
     """switch id -> {ifIndex: port id} of the connected data ports due for a reading."""
     cutoff = timezone.now() - timedelta(seconds=settings.PANEL_TRAFFIC_POLL_SECONDS) + EARLY
     ports = (
-        SwitchPort.objects.filter(
-            server__isnull=False, is_ipmi_connection=False, if_index__isnull=False
-        )
+        SwitchPort.objects.data()
+        .filter(server__isnull=False, if_index__isnull=False)
         .filter(Q(traffic_counter__isnull=True) | Q(traffic_counter__read_at__lte=cutoff))
         .values_list("switch_id", "if_index", "pk")
     )

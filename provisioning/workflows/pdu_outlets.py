@@ -9,6 +9,7 @@ from django.utils import timezone
 from inventory.models import Pdu, PduOutlet, Server
 from network.pdus import pdu_driver
 from network.snmp import SnmpTarget
+from panel import polling
 from provisioning.workflows.snmp_devices import SnmpDevices, talk
 
 
@@ -29,9 +30,11 @@ class ServerOutlets:
             outlet.pk: talk(outlet.pdu, _driver(outlet.pdu), "outlet_state", outlet.number)
             for outlet in self.outlets
         }
-        now = timezone.now()
-        for pk, state in found.items():
-            PduOutlet.objects.filter(pk=pk).update(power_state=state, state_read_at=now)
+        polling.update_in_groups(
+            PduOutlet,
+            {pk: {"power_state": state} for pk, state in found.items()},
+            state_read_at=timezone.now(),
+        )
         return found
 
 

@@ -29,16 +29,13 @@ FAILURES = {
 def talk(device: SnmpDevice, driver, method: str, *args):
     """Call `driver.method(*args)` on `device` (a Switch or Pdu), recording the outcome."""
     try:
-        result = getattr(driver, method)(*args)
+        return reachability.ask(device, lambda: getattr(driver, method)(*args))
     except SnmpError as exc:
-        reachability.failed(device, exc)
         what = FAILURES.get(type(exc), "refused the request")
         raise DeviceError(
             f"{capfirst(device._meta.verbose_name)} {device.name} {what}; staff see why on the "
             f"{device._meta.verbose_name}'s page."
         ) from exc
-    reachability.answered(device)
-    return result
 
 
 class SnmpConnection:

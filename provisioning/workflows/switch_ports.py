@@ -10,6 +10,7 @@ from django.utils import timezone
 from inventory.models import Server, Switch, SwitchPort
 from network.snmp import SnmpTarget
 from network.switches import SwitchDriver
+from panel import polling
 from provisioning.workflows.snmp_devices import SnmpDevices, talk
 
 
@@ -18,7 +19,8 @@ class ServerPorts:
 
     def __init__(self, server: Server):
         self.ports = list(
-            server.switch_ports.filter(is_ipmi_connection=False, if_index__isnull=False)
+            server.switch_ports.data()
+            .filter(if_index__isnull=False)
             .select_related("switch")
             .order_by("switch_id", "if_index")
         )
@@ -44,11 +46,14 @@ class ServerPorts:
             for port in ports:
                 if port.if_index in statuses:
                     found[port.pk] = statuses[port.if_index]
-        now = timezone.now()
-        for pk, (admin, oper) in found.items():
-            SwitchPort.objects.filter(pk=pk).update(
-                admin_status=admin, oper_status=oper, status_read_at=now
-            )
+        polling.update_in_groups(
+            SwitchPort,
+            {
+                pk: {"admin_status": admin, "oper_status": oper}
+                for pk, (admin, oper) in found.items()
+            },
+            status_read_at=timezone.now(),
+        )
         return found
 
 
