@@ -1,7 +1,10 @@
+import dataclasses
+
 import pytest
 from rest_framework.test import APIClient
 
 from panel import services as people
+from provisioning.simlab.enrolment import cable_lab
 from provisioning.simlab.machine import simlab_mac
 from tests.factories import make_server, make_user, restore_shipped_os_templates
 from tests.migrations import migrator  # noqa: F401 - a fixture for the migration tests
@@ -87,3 +90,18 @@ def lab_server(simlab, admin, customer):
     )
     server.lab_port = port
     return server
+
+
+@pytest.fixture
+def cabled_server(simlab, lab_server):
+    """lab_server with its data port, its BMC's port and its outlet on simlab's switch and PDU
+    recorded, as staff would (`.cable` says where); the switch answers again afterwards."""
+    cable = dataclasses.replace(
+        simlab.wiring[lab_server.lab_port],
+        switch_port=simlab.switch_port,
+        pdu_port=simlab.pdu_port,
+    )
+    cable_lab([cable], community="private")
+    lab_server.cable = cable
+    yield lab_server
+    simlab.change_switch(silent=False)

@@ -124,6 +124,10 @@ class Simlab:
     def change_switch_port(self, if_index: int, **changes) -> dict:
         return self._request(f"/switch/ports/{if_index}", changes)
 
+    def port_at_switch(self, if_index: int) -> dict:
+        """One port as the switch agent has it: admin/oper status, counters."""
+        return next(port for port in self.switch()["ports"] if port["if_index"] == if_index)
+
     def pdu(self) -> dict:
         return self._request("/pdu")
 

@@ -2,32 +2,20 @@
 run by a real `qcluster` worker against simlab's SNMP switch and PDU agents, checked at the
 agents; the suspended server's customer refused over HTTP too."""
 
-import dataclasses
-
 import pytest
 
 from panel import services as people
 from provisioning.models import Operation
-from provisioning.simlab.enrolment import cable_lab
 from tests.e2e.test_recovery import api_status, ended
 from tests.e2e.workers import Gunicorn, Qcluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def agent_port(simlab, if_index: int) -> dict:
-    return next(port for port in simlab.switch()["ports"] if port["if_index"] == if_index)
-
-
 def test_billing_suspends_and_resumes_over_http_and_a_worker_drives_the_switch(
-    simlab, lab_server, admin, customer
+    simlab, cabled_server, admin, customer
 ):
-    cable = dataclasses.replace(
-        simlab.wiring[lab_server.lab_port],
-        switch_port=simlab.switch_port,
-        pdu_port=simlab.pdu_port,
-    )
-    cable_lab([cable], community="private")
+    lab_server, cable = cabled_server, cabled_server.cable
     _, staff = people.create_api_token(actor=admin, user=admin, name="billing")
     _, owner = people.create_api_token(actor=customer, user=customer, name="mine")
     web, worker = Gunicorn(), Qcluster()
@@ -36,14 +24,14 @@ def test_billing_suspends_and_resumes_over_http_and_a_worker_drives_the_switch(
         assert api_status(f"{server}/suspend/", staff, {"reason": "Invoice 9 unpaid"}) == 202
         [suspend] = ended(Operation.objects.filter(kind="suspend").values_list("pk", flat=True))
         assert suspend.state == "succeeded", suspend.error
-        assert agent_port(simlab, cable.data_if_index)["admin"] == "down"
-        assert agent_port(simlab, cable.bmc_if_index)["admin"] == "up"
+        assert simlab.port_at_switch(cable.data_if_index)["admin"] == "down"
+        assert simlab.port_at_switch(cable.bmc_if_index)["admin"] == "up"
         assert api_status(f"{server}/power/", owner, {"action": "on"}) == 409
 
         assert api_status(f"{server}/resume/", staff, {}) == 202
         [resume] = ended(Operation.objects.filter(kind="resume").values_list("pk", flat=True))
         assert resume.state == "succeeded", resume.error
-        assert agent_port(simlab, cable.data_if_index)["admin"] == "up"
+        assert simlab.port_at_switch(cable.data_if_index)["admin"] == "up"
 
         assert api_status(f"{server}/pdu-power/", staff, {"action": "cycle"}) == 202
         [cycle] = ended(Operation.objects.filter(kind="pdu_cycle").values_list("pk", flat=True))

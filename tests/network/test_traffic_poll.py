@@ -2,7 +2,6 @@
 panel's poll round, accounted by ingestion and answered by the API. Counters near 2**64
 wrap for real; a restarted agent is a gap; a silent switch leaves no reading."""
 
-import dataclasses
 import time
 from datetime import timedelta
 
@@ -12,26 +11,17 @@ from django.db.models import F, Sum
 from inventory.models import Switch
 from network.models import PortCounter, TrafficDay
 from network.traffic.poll import poll_round
-from provisioning.simlab.enrolment import cable_lab
 
 pytestmark = pytest.mark.e2e
 INTERVAL = timedelta(seconds=300)
 
 
 @pytest.fixture
-def wired(simlab, lab_server):
-    """lab_server cabled to simlab's switch, running, its agent up for a day."""
-    cable = dataclasses.replace(
-        simlab.wiring[lab_server.lab_port],
-        switch_port=simlab.switch_port,
-        pdu_port=simlab.pdu_port,
-    )
-    cable_lab([cable], community="private")
-    simlab.change(lab_server.lab_port, power="on", traffic_mbps=200)
+def wired(simlab, cabled_server):
+    """A cabled simlab server, running, its switch agent up for a day."""
+    simlab.change(cabled_server.lab_port, power="on", traffic_mbps=200)
     simlab.change_switch(uptime=86400)
-    lab_server.cable = cable
-    yield lab_server
-    simlab.change_switch(silent=False)
+    return cabled_server
 
 
 def an_interval_passes():
