@@ -1,10 +1,14 @@
 """What the bench scripts share: a throwaway panel database and a simlab that enrols itself."""
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
@@ -43,3 +47,55 @@ def start_simlab(servers: int, base_port: int, *options: str) -> subprocess.Pope
     while "simlab ready" not in (lab.stdout.readline() or "simlab ready"):
         pass
     return lab
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()  # noqa: S310 - loopback
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def database_version() -> str:
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        return f"SQLite {connection.Database.sqlite_version}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version()")
+        return cursor.fetchone()[0].split(" on ")[0]
+
+
+def create_database(url: str) -> None:
+    """Create the throwaway PostgreSQL database `url` names (it must not exist yet)."""
+    _postgres(url, f"CREATE DATABASE {_database_name(url)}")
+
+
+def drop_database(url: str) -> None:
+    _postgres(url, f"DROP DATABASE {_database_name(url)}")
+
+
+def _database_name(url: str) -> str:
+    name = urlsplit(url).path.lstrip("/")
+    if not name.isidentifier() or name in ("test", "postgres"):
+        raise SystemExit(f"Give a throwaway database name, not {name!r}.")
+    return name
+
+
+def _postgres(url: str, statement: str) -> None:
+    import psycopg
+
+    maintenance = urlunsplit(urlsplit(url)._replace(path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as connection:
+        connection.execute(statement)

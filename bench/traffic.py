@@ -29,10 +29,9 @@ import time
 import urllib.request
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
-from benchlib import setup_django, start_simlab
+from benchlib import create_database, database_version, drop_database, setup_django, start_simlab
 
 INTERVAL = 300
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -55,11 +54,11 @@ def main() -> None:
     os.environ.pop("REDIS_URL", None)
     os.environ.pop("DATABASE_URL", None)
     if args.database_url:
-        _postgres(args.database_url, f"CREATE DATABASE {_database_name(args.database_url)}")
+        create_database(args.database_url)
         os.environ["DATABASE_URL"] = args.database_url
     workdir = setup_django()
     try:
-        print(_database_version())
+        print(database_version())
         poll(args)
         pool = storage(args)
         percentile(args, pool)
@@ -69,7 +68,7 @@ def main() -> None:
             from django.db import connections
 
             connections.close_all()
-            _postgres(args.database_url, f"DROP DATABASE {_database_name(args.database_url)}")
+            drop_database(args.database_url)
 
 
 def poll(args) -> None:
@@ -301,16 +300,6 @@ def _print_size(label: str, ports: int) -> None:
     )
 
 
-def _database_version() -> str:
-    from django.db import connection
-
-    if connection.vendor == "sqlite":
-        return f"SQLite {connection.Database.sqlite_version}"
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT version()")
-        return cursor.fetchone()[0].split(" on ")[0]
-
-
 def _vacuum(*, full: bool = False) -> None:
     """PostgreSQL: what autovacuum does (a month of rewritten day rows in minutes would
     otherwise pile up as dead rows), or VACUUM FULL; SQLite: VACUUM when full (it reuses
@@ -369,21 +358,6 @@ def _pss_mib(pids: list[int]) -> float:
             if line.startswith("Pss:"):
                 kib += int(line.split()[1])
     return kib / 1024
-
-
-def _database_name(url: str) -> str:
-    name = urlsplit(url).path.lstrip("/")
-    if not name.isidentifier() or name in ("test", "postgres"):
-        raise SystemExit(f"Give a throwaway database name, not {name!r}.")
-    return name
-
-
-def _postgres(url: str, statement: str) -> None:
-    import psycopg
-
-    maintenance = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        connection.execute(statement)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.forms.models import BaseInlineFormSet
@@ -11,6 +12,7 @@ from django.utils.safestring import mark_safe
 
 from inventory import ipam, services
 from inventory.admin_actions import SERVER_ACTIONS
+from inventory.admin_pages import INVENTORY_PAGE_ACTIONS, page_action_view
 from inventory.importing import COLUMNS, CONNECTION_HELP, import_servers
 from inventory.models import (
     Bmc,
@@ -255,8 +257,20 @@ class BmcInline(admin.StackedInline):
     readonly_fields = ["power_state", "power_state_read_at", "reachable", "last_seen", "last_error"]
 
 
+class LabelledRowsFormSet(BaseInlineFormSet):
+    """A tabular inline's cells have only the column's heading, which screen readers do not
+    tie to the field: each field is named after its column and its row's object."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        row = str(form.instance) if form.instance.pk else "new"
+        for field in form.fields.values():
+            field.widget.attrs.setdefault("aria-label", f"{field.label} ({row})")
+
+
 class IpAddressInline(admin.TabularInline):
     model = IpAddress
+    formset = LabelledRowsFormSet
     extra = 0
     fields = ["address", "pool", "is_main", "status"]
     readonly_fields = ["address", "pool"]
@@ -290,17 +304,23 @@ class ServerPduOutletInline(admin.TabularInline):
     verbose_name_plural = "PDU outlets (a new row connects the outlet named; Delete disconnects)"
 
 
+class RackFilter(admin.RelatedFieldListFilter):
+    """The rack filter in one query: a rack's name reads its location."""
+
+    def field_choices(self, field, request, model_admin):
+        racks = Rack.objects.select_related("location")
+        return [(rack.pk, str(rack)) for rack in racks]
+
+
 @admin.register(Server)
 class ServerAdmin(AuditedAdmin):
+    # Few, narrow columns, so that owner, power and the main address fit at 1280 px.
     list_display = [
         "name",
         "profile",
-        "location",
-        "rack",
-        "unit",
+        "placement",
         "owner",
-        "state",
-        "suspended",
+        "state_shown",
         "power_state",
         "reachable",
         "main_ip",
@@ -309,7 +329,7 @@ class ServerAdmin(AuditedAdmin):
         "state",
         "suspended",
         "rack__location",
-        "rack",
+        ("rack", RackFilter),
         "profile",
         "bmc__power_state",
         "bmc__reachable",
@@ -338,6 +358,7 @@ class ServerAdmin(AuditedAdmin):
     ]
     inlines = [BmcInline, IpAddressInline, ServerSwitchPortInline, ServerPduOutletInline]
     actions = SERVER_ACTIONS
+    page_actions = INVENTORY_PAGE_ACTIONS
     change_list_template = "admin/inventory/server/change_list.html"
     fieldsets = [
         (None, {"fields": ["name", "profile", "state", "owner", "current_os"]}),
@@ -365,6 +386,13 @@ class ServerAdmin(AuditedAdmin):
         else:
             super().save_formset(request, form, formset, change)
 
+    def get_deleted_objects(self, objs, request):
+        """What goes with a server is listed, but decided by services.delete_server (which
+        refuses an owned or busy server): its operations, their logs and boot tickets are
+        read-only pages, not a reason to refuse the delete."""
+        deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
+
     def delete_view(self, request, object_id, extra_context=None):
         """A refused delete (owned, or an operation in progress) is a message, not a 500."""
         try:
@@ -374,8 +402,38 @@ class ServerAdmin(AuditedAdmin):
             return redirect("admin:inventory_server_change", object_id)
 
     def get_urls(self):
-        view = self.admin_site.admin_view(self.import_view)
-        return [path("import/", view, name="inventory_server_import"), *super().get_urls()]
+        wrap = self.admin_site.admin_view
+        return [
+            path("import/", wrap(self.import_view), name="inventory_server_import"),
+            path(
+                "<path:object_id>/do/<slug:name>/",
+                wrap(self.page_action_view),
+                name="inventory_server_page_action",
+            ),
+            *super().get_urls(),
+        ]
+
+    def page_action_view(self, request, object_id, name):
+        return page_action_view(self, request, object_id, name)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        server = self.get_object(request, unquote(object_id))
+        if server is not None:
+            extra_context = {**(extra_context or {}), **self.console(request, server)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def console(self, request, server: Server) -> dict:
+        """What the server page shows above its edit form, and the forms that act on it."""
+        shown = [action for action in self.page_actions if action.shown(server)]
+        return {
+            "bmc": getattr(server, "bmc", None),
+            "ip_addresses": server.ip_addresses.select_related("pool__network").order_by(
+                "family", "address"
+            ),
+            "page_actions": [
+                (action, action.form(server=server) if action.inline else None) for action in shown
+            ],
+        }
 
     def import_view(self, request):
         """Bulk enrolment from a CSV upload: all rows or none, refusals listed by line."""
@@ -404,9 +462,14 @@ class ServerAdmin(AuditedAdmin):
         rows = server.hardware_rows()
         return format_html_join(mark_safe("<br>"), "{}: {}", rows) if rows else "—"
 
-    @admin.display(ordering="rack__location__name")
-    def location(self, server):
-        return server.rack.location if server.rack_id else "—"
+    @admin.display(ordering="rack__location__name", description="placement")
+    def placement(self, server):
+        return f"{server.rack}, U{server.unit}" if server.rack_id else "—"
+
+    @admin.display(ordering="state", description="state")
+    def state_shown(self, server):
+        state = server.get_state_display()
+        return f"{state}, suspended" if server.suspended else state
 
     @admin.display(ordering="bmc__power_state", description="power")
     def power_state(self, server):

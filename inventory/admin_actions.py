@@ -9,24 +9,28 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
 
 from inventory import services
+from inventory.admin_pages import OwnerForm
 from panel.exceptions import PanelError, error_text
-from panel.models import User
 
 
-def each_server(modeladmin, request, queryset, done: str, change) -> None:
-    """Apply `change(server)` to every selected server; one message for what happened."""
+def each_server(modeladmin, request, queryset, done: str, change, describe=None) -> None:
+    """Apply `change(server)` to every selected server; one message for what happened, each
+    server named by `describe(server, what change returned)` (HTML-safe; its name if None)."""
+    describe = describe or (lambda server, result: server.name)
     changed, refused = [], []
     for server in queryset.select_related("bmc", "owner", "profile"):
         try:
-            change(server)
+            result = change(server)
         except (PanelError, ValidationError) as exc:
             refused.append(f"{server.name}: {error_text(exc)}")
         else:
-            changed.append(server.name)
+            changed.append((describe(server, result),))
     if changed:
-        modeladmin.message_user(request, f"{done}: {', '.join(changed)}.", messages.SUCCESS)
+        names = format_html_join(", ", "{}", changed)
+        modeladmin.message_user(request, format_html("{}: {}.", done, names), messages.SUCCESS)
     if refused:
         modeladmin.message_user(request, "Refused: " + " · ".join(refused), messages.ERROR)
 
@@ -56,21 +60,19 @@ def _ask(modeladmin, request, queryset, form_class, title: str, form_kwargs=None
     return None, page
 
 
-def ask_then_each_server(modeladmin, request, queryset, form_class, title: str, done, change):
+def ask_then_each_server(
+    modeladmin, request, queryset, form_class, title: str, done, change, describe=None
+):
     """An action with an intermediate page: its form, then `change(server, data)` for each
     selected server with the form's cleaned data; `done(data)` names what happened."""
     form, page = _ask(modeladmin, request, queryset, form_class, title)
     if form is None:
         return page
     data = form.cleaned_data
-    each_server(modeladmin, request, queryset, done(data), lambda server: change(server, data))
-    return None
-
-
-class OwnerForm(forms.Form):
-    owner = forms.ModelChoiceField(
-        queryset=User.objects.filter(role=User.Role.CUSTOMER, is_active=True).order_by("email")
+    each_server(
+        modeladmin, request, queryset, done(data), lambda server: change(server, data), describe
     )
+    return None
 
 
 @admin.action(description="Assign to a customer…")

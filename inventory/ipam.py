@@ -12,6 +12,7 @@ import ipaddress
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from inventory.addresses import parse_address
 from inventory.models import IpAddress, IpPool, Location, Network, Server
@@ -93,6 +94,8 @@ def check_location(server: Server, network: Network, *, field: str) -> None:
 
 def _candidate_pools(server: Server, *, pool, network, address, family) -> list[IpPool]:
     """Pools to allocate from, in the order they are tried (and locked)."""
+    if pool is not None and network is not None and pool.network_id != network.pk:
+        raise ValidationError({"network": [f"Pool {pool.name} is not in network {network.name}."]})
     if pool is not None:
         pools, field = [pool], "pool"
     elif network is not None:
@@ -185,8 +188,11 @@ def allocate_ip(
     locked, ip = chosen
     has_main = server.ip_addresses.filter(family=ip.version, is_main=True)
     main = set_as_main if set_as_main is not None else not has_main.exists()
+    now = timezone.now()
     if main:
-        has_main.update(is_main=False)
+        has_main.update(is_main=False, updated_at=now)
+    # Its addresses are part of a server as a billing system syncs it (?updated_since=).
+    Server.objects.filter(pk=server.pk).update(updated_at=now)
     try:
         with transaction.atomic():
             allocated = IpAddress.objects.create(
@@ -211,3 +217,5 @@ def release_ip(*, actor: User, ip: IpAddress) -> None:
     server = ip.server
     audit.record(actor=actor, action="ip.release", target=server or ip, address=ip.address)
     ip.delete()
+    if server is not None:
+        Server.objects.filter(pk=server.pk).update(updated_at=timezone.now())

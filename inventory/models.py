@@ -1,6 +1,7 @@
 """What exists in the datacenter: places, racks, configurations, servers, BMCs, IPAM."""
 
 import ipaddress
+from contextlib import suppress
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -9,7 +10,7 @@ from django.db import models
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
-from inventory.addresses import parse_address, parse_network, validate_host_name
+from inventory.addresses import normalise_mac, parse_address, parse_network, validate_host_name
 from panel import encryption
 from panel.querysets import OwnedQuerySet
 
@@ -81,19 +82,18 @@ class Rack(models.Model):
 
 class HardwareProfileQuerySet(models.QuerySet):
     def with_server_counts(self):
-        """Annotate total and free (see ServerQuerySet.free) servers in one query."""
-        free = (
-            Server.objects.free()
-            .filter(profile=OuterRef("pk"))
-            .order_by()
-            .values("profile")
-            .annotate(count=Count("pk"))
-            .values("count")
-        )
+        """Annotate total and free (see ServerQuerySet.free) servers: exact counts, each a
+        subquery per profile on the (profile, owner, state, suspended) index, not a grouping
+        of the whole fleet."""
         return self.annotate(
-            total_server_count=Count("servers", distinct=True),
-            free_server_count=Coalesce(Subquery(free), 0),
+            total_server_count=_count_per_profile(Server.objects.all()),
+            free_server_count=_count_per_profile(Server.objects.free()),
         )
+
+
+def _count_per_profile(servers):
+    counted = servers.filter(profile=OuterRef("pk")).order_by().values("profile")
+    return Coalesce(Subquery(counted.annotate(count=Count("pk")).values("count")), 0)
 
 
 class HardwareProfile(models.Model):
@@ -117,7 +117,9 @@ class HardwareProfile(models.Model):
 
     class Meta:
         ordering = ["name"]
-        verbose_name = "hardware profile (configuration)"
+        # Sold as "configurations" (DCImanager's word); the model keeps its technical name.
+        verbose_name = "configuration"
+        verbose_name_plural = "configurations"
 
     def __str__(self):
         return self.name
@@ -135,6 +137,23 @@ class ServerQuerySet(OwnedQuerySet):
             .exclude(bmc__reachable=False)
             .exclude(operations__state__in=ACTIVE_OPERATION_STATES)
         )
+
+    def with_address(self, address: str):
+        """Servers with this exact address, each once (a subquery, not a join)."""
+        return self.filter(pk__in=IpAddress.objects.filter(address=address).values("server"))
+
+    def search(self, term: str):
+        """Name prefix in any case, or exact address or PXE MAC: what indexes serve (a name's
+        middle would be a scan of the fleet)."""
+        matches = Q(name__istartswith=term)
+        # Only a term that is an address or a MAC is compared with them (PostgreSQL's inet
+        # column refuses anything else).
+        with suppress(ValidationError):
+            address = str(parse_address(term))
+            matches |= Q(pk__in=IpAddress.objects.filter(address=address).values("server"))
+        with suppress(ValidationError):
+            matches |= Q(mac=normalise_mac(term))
+        return self.filter(matches)
 
     def with_main_ipv4(self):
         """Annotate `main_ipv4`: the server's main IPv4 address, or None."""
@@ -186,12 +205,20 @@ class Server(models.Model):
     current_os = models.CharField("current OS", max_length=100, blank=True)
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # For a billing system's incremental sync (?updated_since=): set by every change to the
+    # row and to the server's addresses; not by power readings (the BMC's row has those).
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     objects = ServerQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
+        indexes = [
+            # Free and total counts per configuration, and the lists' filters on them.
+            models.Index(
+                fields=["profile", "owner", "state", "suspended"], name="server_profile_owner_state"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["rack", "unit"], name="server_one_per_rack_unit"),
             models.CheckConstraint(
@@ -691,12 +718,15 @@ class IpAddress(models.Model):
     is_main = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ALLOCATED)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     objects = IpAddressQuerySet.as_manager()
 
     class Meta:
         ordering = ["family", "address"]
+        indexes = [models.Index(fields=["family", "address"], name="ipaddress_family_address")]
         verbose_name = "IP address"
+        verbose_name_plural = "IP addresses"
         constraints = [
             models.UniqueConstraint(
                 fields=["server", "family"],

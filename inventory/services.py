@@ -8,6 +8,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from inventory.addresses import normalise_mac, validate_device_address
+from inventory.events import server_data
 from inventory.models import (
     ACTIVE_OPERATION_STATES,
     Bmc,
@@ -23,6 +24,7 @@ from inventory.models import (
 from panel import audit
 from panel.exceptions import Conflict
 from panel.models import User
+from webhooks.events import publish
 
 SERVER_FIELDS = ("name", "profile", "rack", "unit", "mac", "serial", "state", "notes", "facts")
 BMC_FIELDS = ("address", "port", "username", "password")
@@ -206,6 +208,7 @@ def assign_owner(*, actor: User, server: Server, owner: User) -> Server:
     server.owner, server.owner_since = owner, timezone.now()
     server.save(update_fields=["owner", "owner_since", "updated_at"])
     audit.record(actor=actor, action="server.assign_owner", target=server, owner=owner.email)
+    publish("server.assigned", server_data(server))
     return server
 
 
@@ -218,10 +221,11 @@ def release_owner(*, actor: User, server: Server) -> Server:
     if server.owner_id is None:
         return server
     _refuse_while_busy(server, "released")
-    previous = server.owner.email
+    previous = server.owner
     server.owner, server.owner_since = None, None
     server.save(update_fields=["owner", "owner_since", "updated_at"])
-    audit.record(actor=actor, action="server.release_owner", target=server, owner=previous)
+    audit.record(actor=actor, action="server.release_owner", target=server, owner=previous.email)
+    publish("server.released", server_data(server, owner=previous))
     return server
 
 

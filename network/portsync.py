@@ -71,18 +71,17 @@ def _read_pdu(pdu: Pdu):
         return exc
 
 
-def _busy_servers() -> set[int]:
-    """Servers with an active operation (reverse relation: the model lives above this app)."""
-    return set(
-        Server.objects.filter(operations__state__in=ACTIVE_OPERATION_STATES).values_list(
-            "pk", flat=True
-        )
-    )
+def _busy_servers(since) -> set[int]:
+    """Servers with an operation active now or changed (ended) since the sweep began: their
+    ports may have changed under the sweep's reads (reverse relation: the model lives above
+    this app)."""
+    busy = Q(operations__state__in=ACTIVE_OPERATION_STATES) | Q(operations__updated_at__gte=since)
+    return set(Server.objects.filter(busy).values_list("pk", flat=True))
 
 
 def sweep() -> NetworkSweepReport:
     """Read every due switch and PDU, in parallel, and store what each one said."""
-    began = time.monotonic()
+    began, read_since = time.monotonic(), timezone.now()
     switches = _due(Switch, "ports", SwitchPort.objects.all())
     pdus = _due(Pdu, "outlets", PduOutlet.objects.all())
     report = NetworkSweepReport(switches=len(switches), pdus=len(pdus))
@@ -91,7 +90,7 @@ def sweep() -> NetworkSweepReport:
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         readings = list(pool.map(lambda job: job[0](job[1]), jobs))
     now = timezone.now()
-    busy = _busy_servers()
+    busy = _busy_servers(since=read_since)
     with transaction.atomic():
         for (_, device), reading in zip(jobs, readings, strict=True):
             if isinstance(reading, SnmpError):
@@ -100,9 +99,9 @@ def sweep() -> NetworkSweepReport:
                 continue
             reachability.answered(device)
             if isinstance(device, Switch):
-                _store_ports(device, reading, busy, now, report)
+                _store_ports(device, reading, busy, now, read_since, report)
             else:
-                _store_outlets(device, reading, now)
+                _store_outlets(device, reading, now, read_since)
     report.seconds = time.monotonic() - began
     return report
 
@@ -114,7 +113,7 @@ def wanted_admin_status(port: SwitchPort) -> str:
     return SwitchPort.Status.UP
 
 
-def _store_ports(switch: Switch, statuses: dict, busy: set[int], now, report) -> None:
+def _store_ports(switch: Switch, statuses: dict, busy: set[int], now, read_since, report) -> None:
     read = {}
     for port in switch.wired:
         if port.if_index not in statuses:
@@ -139,13 +138,16 @@ def _store_ports(switch: Switch, statuses: dict, busy: set[int], now, report) ->
         if switch.drift_policy == Switch.DriftPolicy.ENFORCE and not port.is_ipmi_connection:
             target = report.to_suspend if wanted == "down" else report.to_resume
             target.add(port.server_id)
-    polling.update_in_groups(SwitchPort, read, status_read_at=now)
+    # Not over a status an operation read after the sweep began: it is fresher than ours.
+    fresher = Q(status_read_at__isnull=True) | Q(status_read_at__lt=read_since)
+    polling.update_in_groups(SwitchPort, read, only_where=fresher, status_read_at=now)
 
 
-def _store_outlets(pdu: Pdu, states: dict, now) -> None:
+def _store_outlets(pdu: Pdu, states: dict, now, read_since) -> None:
     read = {
         outlet.pk: {"power_state": states[outlet.number]}
         for outlet in pdu.wired
         if outlet.number in states
     }
-    polling.update_in_groups(PduOutlet, read, state_read_at=now)
+    fresher = Q(state_read_at__isnull=True) | Q(state_read_at__lt=read_since)
+    polling.update_in_groups(PduOutlet, read, only_where=fresher, state_read_at=now)

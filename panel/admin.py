@@ -8,6 +8,19 @@ from panel import audit, logins, services
 from panel.models import ApiToken, AuditEvent, SshKey, User
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record staff read: what changes it is a service or a worker, never this page."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class OneByOneDeleteAdmin(admin.ModelAdmin):
     """Bulk deletes go through delete_model, so each one is audited like a single delete."""
 
@@ -60,6 +73,9 @@ class AdminLoginForm(logins.ThrottledLoginForm, AdminAuthenticationForm):
 
 
 admin.site.login_form = AdminLoginForm
+# The app list sits on the index and behind "Home": as a sidebar it took a quarter of every
+# page, and the server list's columns went behind a horizontal scroll at 1280 px.
+admin.site.enable_nav_sidebar = False
 
 
 class PanelUserCreationForm(UserCreationForm):
@@ -154,7 +170,7 @@ class ApiTokenAdmin(OneByOneDeleteAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = [
         "created_at",
         "actor_email",
@@ -167,12 +183,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ["actor_email", "action", "target_repr", "target_id", "source_ip"]
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -20,8 +20,13 @@ def datacenter_summary() -> dict:
     operations = Operation.objects.select_related("server", "requested_by").order_by("-pk")
     return {
         "servers_total": sum(by_state.values()),
-        "by_state": [(label, by_state.get(value, 0)) for value, label in Server.State.choices],
-        "by_power": [(label, by_power.get(value, 0)) for value, label in Bmc.PowerState.choices],
+        # (value, label, count): the value makes each count a link to the filtered list.
+        "by_state": [
+            (value, label, by_state.get(value, 0)) for value, label in Server.State.choices
+        ],
+        "by_power": [
+            (value, label, by_power.get(value, 0)) for value, label in Bmc.PowerState.choices
+        ],
         "suspended": Server.objects.filter(suspended=True).count(),
         "profiles": HardwareProfile.objects.with_server_counts().order_by("name"),
         "running": operations.filter(state__in=Operation.ACTIVE_STATES)[:RECENT],

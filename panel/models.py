@@ -36,6 +36,11 @@ class User(AbstractBaseUser):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CUSTOMER)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    notify_by_email = models.BooleanField(
+        default=True, help_text="Email this person when an operation on their servers ends."
+    )
+    # For a billing system's incremental sync (?updated_since=): a sign-in is not a change.
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     objects = UserManager()
 

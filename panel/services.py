@@ -15,7 +15,7 @@ from panel.exceptions import Conflict
 from panel.models import ApiToken, SshKey, User
 from panel.sshkeys import parse_public_key
 
-USER_FIELDS = ("email", "full_name", "phone", "role", "is_active")
+USER_FIELDS = ("email", "full_name", "phone", "role", "is_active", "notify_by_email")
 
 
 def _set_password(user: User, password: str) -> None:
@@ -71,27 +71,59 @@ def update_user(*, actor: User, user: User, password: str | None = None, **chang
     return user
 
 
-def add_ssh_key(*, actor: User, public_key: str, name: str = "") -> SshKey:
-    """Save a validated public key for `actor`; duplicates are refused."""
+def deactivate_user(*, actor: User, user: User) -> User:
+    """Close an account without deleting its history (servers, operations, audit events keep
+    pointing at it): it can no longer sign in nor use its API tokens. Repeating it is a no-op."""
+    if user.pk == actor.pk:
+        raise Conflict("You cannot deactivate yourself.")
+    with transaction.atomic():
+        changed = User.objects.filter(pk=user.pk, is_active=True).update(
+            is_active=False, updated_at=timezone.now()
+        )
+        if changed:
+            audit.record(actor=actor, action="user.deactivate", target=user)
+    user.refresh_from_db()
+    return user
+
+
+def add_ssh_key(
+    *, actor: User, public_key: str, name: str = "", user: User | None = None
+) -> SshKey:
+    """Save a validated public key for `user` (default: the actor, saving their own; staff
+    save a customer's); duplicates are refused."""
+    owner = user or actor
+    yours = owner.pk == actor.pk
     try:
         parsed = parse_public_key(public_key)
     except ValidationError as exc:
         raise ValidationError({"public_key": exc.messages}) from exc
     name = (name or parsed.comment or parsed.key_type).strip()[:100]
-    if SshKey.objects.filter(user=actor, fingerprint=parsed.fingerprint).exists():
-        raise ValidationError({"public_key": ["You have already saved this key."]})
-    if SshKey.objects.filter(user=actor, name=name).exists():
-        raise ValidationError({"name": ["You already have a key with this name."]})
+    if SshKey.objects.filter(user=owner, fingerprint=parsed.fingerprint).exists():
+        message = "You have already saved this key." if yours else "This user already has this key."
+        raise ValidationError({"public_key": [message]})
+    if SshKey.objects.filter(user=owner, name=name).exists():
+        message = (
+            "You already have a key with this name."
+            if yours
+            else "This user already has a key with this name."
+        )
+        raise ValidationError({"name": [message]})
     try:
         with transaction.atomic():
             key = SshKey.objects.create(
-                user=actor,
+                user=owner,
                 name=name,
                 public_key=parsed.canonical,
                 key_type=parsed.key_type,
                 fingerprint=parsed.fingerprint,
             )
-            audit.record(actor=actor, action="sshkey.add", target=key, fingerprint=key.fingerprint)
+            audit.record(
+                actor=actor,
+                action="sshkey.add",
+                target=key,
+                fingerprint=key.fingerprint,
+                user=owner.email,
+            )
     except IntegrityError as exc:
         raise Conflict("This key was just saved by another request.") from exc
     return key
@@ -99,7 +131,13 @@ def add_ssh_key(*, actor: User, public_key: str, name: str = "") -> SshKey:
 
 def delete_ssh_key(*, actor: User, key: SshKey) -> None:
     with transaction.atomic():
-        audit.record(actor=actor, action="sshkey.delete", target=key, fingerprint=key.fingerprint)
+        audit.record(
+            actor=actor,
+            action="sshkey.delete",
+            target=key,
+            fingerprint=key.fingerprint,
+            user=key.user.email,
+        )
         key.delete()
 
 
@@ -146,14 +184,19 @@ def create_api_token(
             expires_at=timezone.now() + timedelta(days=expires_days) if expires_days else None,
         )
         audit.record(
-            actor=actor, action="apitoken.create", target=token, scope=scope, allowed_cidrs=cidrs
+            actor=actor,
+            action="apitoken.create",
+            target=token,
+            scope=scope,
+            allowed_cidrs=cidrs,
+            user=user.email,
         )
     return token, f"{prefix}.{secret}"
 
 
 def revoke_api_token(*, actor: User, token: ApiToken) -> None:
     with transaction.atomic():
-        audit.record(actor=actor, action="apitoken.revoke", target=token)
+        audit.record(actor=actor, action="apitoken.revoke", target=token, user=token.user.email)
         token.delete()
 
 

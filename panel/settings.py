@@ -6,11 +6,14 @@ DATABASE_URL (PostgreSQL) and REDIS_URL (django-q2 broker).
 
 import ipaddress
 import os
+import warnings
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from panel import secretkey
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -39,7 +42,14 @@ def env_networks(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG")
 
+# Database: a SQLite file unless DATABASE_URL names another one.
+SQLITE_PATH = os.environ.get("PANEL_SQLITE_PATH", str(BASE_DIR / "db.sqlite3"))
+
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY and env_bool("PANEL_DEMO"):
+    # `manage.py demo` and the processes it starts run without DEBUG on a key of their own,
+    # made on the first start and kept next to the demo's database.
+    SECRET_KEY = secretkey.read_or_create(Path(f"{SQLITE_PATH}.secret-key"))
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
@@ -60,13 +70,15 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_q",
+    "provisioning.queue_app.TaskQueueConfig",  # django_q, named for the admin
     "crispy_forms",
     "crispy_bootstrap5",
     "panel",
     "inventory",
     "network",
     "provisioning",
+    "webhooks",
+    "dci",
 ]
 
 MIDDLEWARE = [
@@ -100,8 +112,6 @@ TEMPLATES = [
     },
 ]
 
-# Database: a SQLite file unless DATABASE_URL names another one.
-SQLITE_PATH = os.environ.get("PANEL_SQLITE_PATH", str(BASE_DIR / "db.sqlite3"))
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{SQLITE_PATH}"),
@@ -134,13 +144,17 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
+# Dates written one way in every page: "2026-11-24 15:40" (panel/formats).
+FORMAT_MODULE_PATH = ["panel.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# WhiteNoise serves static files straight from the apps and static/: no collectstatic step.
+# WhiteNoise serves static files straight from the apps and static/: no collectstatic step,
+# so an absent STATIC_ROOT is expected, not worth a warning in every process's output.
 WHITENOISE_USE_FINDERS = True
+warnings.filterwarnings("ignore", message="No directory at: ", category=UserWarning)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "servers"
 LOGOUT_REDIRECT_URL = "login"
@@ -150,8 +164,24 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Mail (password resets, "your operation has ended"): SMTP when EMAIL_HOST is set, else printed
+# to the console. EMAIL_BACKEND overrides the choice.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "metalpanel@localhost")
+# The portal's address in mails (links to the operation); empty: no links.
+PANEL_PORTAL_URL = os.environ.get("PANEL_PORTAL_URL", "").rstrip("/")
 
 # Behind a TLS-terminating proxy the panel is an HTTPS site: cookies are sent over HTTPS only
 # and browsers are told to use nothing else (HSTS). The boot endpoints stay plain HTTP for
@@ -179,6 +209,8 @@ PANEL_TRUSTED_PROXY_COUNT = int(os.environ.get("PANEL_TRUSTED_PROXY_COUNT", "0")
 # Where those proxies connect from: X-Forwarded-For from any other peer is not believed.
 PANEL_TRUSTED_PROXY_CIDRS = env_networks("PANEL_TRUSTED_PROXY_CIDRS", "127.0.0.0/8,::1/128")
 PANEL_IDEMPOTENCY_TTL_HOURS = 24
+# The DCImanager-compatible API's lists answer at most this many rows at once (limit=offset,count).
+PANEL_DCI_LIST_MAX = int(os.environ.get("PANEL_DCI_LIST_MAX", "10000"))
 # IPMI: the longest one BMC call may take before the BMC counts as unreachable.
 PANEL_BMC_TIMEOUT = float(os.environ.get("PANEL_BMC_TIMEOUT", "20"))
 # An operation on a BMC already marked unreachable first gets one read this short: a dead
@@ -219,6 +251,10 @@ PANEL_CRYPT_ROUNDS = int(os.environ.get("PANEL_CRYPT_ROUNDS", "5000"))
 PANEL_LOGIN_FAILURES_PER_ACCOUNT = int(os.environ.get("PANEL_LOGIN_FAILURES_PER_ACCOUNT", "5"))
 PANEL_LOGIN_FAILURES_PER_IP = int(os.environ.get("PANEL_LOGIN_FAILURES_PER_IP", "20"))
 PANEL_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("PANEL_LOGIN_LOCKOUT_SECONDS", "900"))
+# DCImanager-compatible API logins (dci.sessions): a session lives this long after its last
+# use, and never longer than the maximum after its login.
+PANEL_DCI_SESSION_SECONDS = int(os.environ.get("PANEL_DCI_SESSION_SECONDS", "3600"))
+PANEL_DCI_SESSION_MAX_SECONDS = int(os.environ.get("PANEL_DCI_SESSION_MAX_SECONDS", "86400"))
 # The panel as machines on the boot network reach it (dnsmasq_config's iPXE chain).
 PANEL_BOOT_URL = os.environ.get("PANEL_BOOT_URL", "")
 # Who may use the boot endpoints besides IPAM's boot networks: DHCP relays, NAT gateways, the
@@ -230,8 +266,24 @@ PANEL_TRAFFIC_POLL_SECONDS = int(os.environ.get("PANEL_TRAFFIC_POLL_SECONDS", "3
 PANEL_TRAFFIC_RETENTION_DAYS = int(os.environ.get("PANEL_TRAFFIC_RETENTION_DAYS", "400"))
 # Switches whose counters are read at once by a traffic poll round.
 PANEL_TRAFFIC_POLL_CONCURRENCY = int(os.environ.get("PANEL_TRAFFIC_POLL_CONCURRENCY", "32"))
+# Webhooks (docs/webhooks.md): a receiver gets this long to accept the connection, and this
+# long in all to answer; a failed delivery is retried after BACKOFF seconds, doubling up to
+# BACKOFF_MAX, for RETRY_HOURS; a subscription whose deliveries all failed for
+# DISABLE_AFTER_HOURS is disabled. A queued delivery no worker took is queued again after
+# REQUEUE_SECONDS by the sweep (every minute).
+PANEL_WEBHOOK_CONNECT_TIMEOUT = float(os.environ.get("PANEL_WEBHOOK_CONNECT_TIMEOUT", "3"))
+PANEL_WEBHOOK_TIMEOUT = float(os.environ.get("PANEL_WEBHOOK_TIMEOUT", "10"))
+PANEL_WEBHOOK_BACKOFF_SECONDS = int(os.environ.get("PANEL_WEBHOOK_BACKOFF_SECONDS", "30"))
+PANEL_WEBHOOK_BACKOFF_MAX_SECONDS = int(os.environ.get("PANEL_WEBHOOK_BACKOFF_MAX_SECONDS", "3600"))
+PANEL_WEBHOOK_RETRY_HOURS = float(os.environ.get("PANEL_WEBHOOK_RETRY_HOURS", "24"))
+PANEL_WEBHOOK_DISABLE_AFTER_HOURS = float(os.environ.get("PANEL_WEBHOOK_DISABLE_AFTER_HOURS", "24"))
+PANEL_WEBHOOK_REQUEUE_SECONDS = int(os.environ.get("PANEL_WEBHOOK_REQUEUE_SECONDS", "300"))
 if PANEL_TRAFFIC_POLL_SECONDS < 60 or 86400 % PANEL_TRAFFIC_POLL_SECONDS:
     raise ImproperlyConfigured("PANEL_TRAFFIC_POLL_SECONDS must divide a day, at least 60.")
+# /metrics (Prometheus): besides staff API tokens, scrapers on these networks may read it.
+PANEL_METRICS_ALLOWED_CIDRS = env_networks("PANEL_METRICS_ALLOWED_CIDRS")
+# Finished operations and refused logins are counted over this many recent seconds.
+PANEL_METRICS_WINDOW_SECONDS = int(os.environ.get("PANEL_METRICS_WINDOW_SECONDS", "3600"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -271,6 +323,8 @@ SPECTACULAR_SETTINGS = {
         "OperationStateEnum": "provisioning.models.OPERATION_STATES",
         "BmcPowerStateEnum": "inventory.models.Bmc.PowerState",
         "PortStatusEnum": "inventory.models.SwitchPort.Status",
+        "RaidEnum": "provisioning.installers.RAID_NAMES",
+        "WipeEnum": "provisioning.installers.WIPE_MODES",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -314,14 +368,25 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+LOG_FORMAT = os.environ.get("PANEL_LOG_FORMAT", "text")
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured("PANEL_LOG_FORMAT must be text or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact_boot_secrets": {"()": "panel.logredaction.RedactBootSecrets"}},
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # PANEL_LOG_FORMAT=json: one JSON object a line (panel.logformat); plain text otherwise.
+    "formatters": {"json": {"()": "panel.logformat.JsonFormatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"}
+        | ({"formatter": "json"} if LOG_FORMAT == "json" else {}),
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # Not a line per task queued and run ("Enqueued", "Processed"): operations keep their
+        # own log; django-q's warnings and errors still show.
+        "django-q": {"level": os.environ.get("PANEL_QUEUE_LOG_LEVEL", "WARNING")},
         "django.request": {"filters": ["redact_boot_secrets"]},
         "django.server": {"filters": ["redact_boot_secrets"]},
     },

@@ -4,6 +4,7 @@ import base64
 import binascii
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -72,3 +73,17 @@ def parse_public_key(text: str) -> ParsedKey:
         if key_type == "ssh-rsa" and key.key_size < MIN_RSA_BITS:
             raise ValidationError(f"RSA keys must have at least {MIN_RSA_BITS} bits.")
     return ParsedKey(key_type=key_type, blob=blob, comment=comment)
+
+
+def parse_public_keys(texts: Iterable[str]) -> list[ParsedKey]:
+    """Validate several key lines at once; the error names each bad one by its position
+    (1-based), so a caller passing a list sees which entry to fix."""
+    parsed, problems = [], []
+    for number, text in enumerate(texts, 1):
+        try:
+            parsed.append(parse_public_key(text))
+        except ValidationError as exc:
+            problems.append(f"Key {number}: {' '.join(exc.messages)}")
+    if problems:
+        raise ValidationError(problems)
+    return parsed

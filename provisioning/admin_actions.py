@@ -1,16 +1,32 @@
 """Staff actions on selected servers that start operations, each through the same
-service as the API and the portal; the server admin offers them before inventory's own."""
+service as the API and the portal; the server admin offers them before inventory's own,
+and its page offers them one server at a time (PROVISIONING_PAGE_ACTIONS). Every message
+links the operations started."""
 
 from functools import partial
 
 from django import forms
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from inventory.admin_actions import ask_then_each_server, each_server
+from inventory.admin_pages import PageAction, ServerForm
+from panel.models import SshKey
 from provisioning import installers
 from provisioning import services as provisioning_services
 from provisioning.bmc import BOOT_DEVICES
-from provisioning.models import OsTemplate
+from provisioning.models import Operation, OsTemplate
+
+
+def operation_link(operation: Operation) -> str:
+    """`operation #12`, linked to its admin page (HTML-safe)."""
+    url = reverse("admin:provisioning_operation_change", args=[operation.pk])
+    return format_html('<a href="{}">operation #{}</a>', url, operation.pk)
+
+
+def _with_operation(server, operation: Operation) -> str:
+    return format_html("{} ({})", server.name, operation_link(operation))
 
 
 def _action(name: str, description: str, done: str, start):
@@ -24,6 +40,7 @@ def _action(name: str, description: str, done: str, start):
             queryset,
             done,
             lambda server: start(actor=request.user, server=server),
+            _with_operation,
         )
 
     run.__name__ = name
@@ -39,10 +56,33 @@ power_on = _power("on", "Power on")
 power_off = _power("off", "Power off")
 power_cycle = _power("cycle", "Power cycle")
 
+POWER_LABELS = {
+    "on": "Power on",
+    "off": "Power off",
+    "soft_off": "Graceful shutdown (ACPI)",
+    "reset": "Reset",
+    "cycle": "Power cycle",
+}
+BOOT_DEVICE_LABELS = {
+    "pxe": "Network (PXE)",
+    "disk": "Local disk",
+    "cdrom": "CD/DVD (virtual media)",
+    "bios": "BIOS setup",
+}
 
-class BootDeviceForm(forms.Form):
-    device = forms.ChoiceField(choices=[(device, device) for device in BOOT_DEVICES])
-    persistent = forms.BooleanField(required=False, help_text="Otherwise for the next boot only")
+
+class PowerForm(ServerForm):
+    action = forms.ChoiceField(label="Power", choices=list(POWER_LABELS.items()))
+
+
+class BootDeviceForm(ServerForm):
+    device = forms.ChoiceField(
+        label="Boot device",
+        choices=[(device, BOOT_DEVICE_LABELS[device]) for device in BOOT_DEVICES],
+    )
+    persistent = forms.BooleanField(
+        label="Every boot", required=False, help_text="Otherwise for the next boot only"
+    )
 
 
 @admin.action(description="Set boot device…")
@@ -53,23 +93,69 @@ def set_boot_device(modeladmin, request, queryset):
         queryset,
         BootDeviceForm,
         "Set the boot device",
-        lambda data: f"Boot device {data['device']} requested",
+        lambda data: f"Boot device {BOOT_DEVICE_LABELS[data['device']]} requested",
         lambda server, data: provisioning_services.request_boot_device(
             actor=request.user, server=server, **data
         ),
+        _with_operation,
     )
 
 
-class StaffReinstallForm(forms.Form):
-    os_template = forms.ModelChoiceField(queryset=OsTemplate.objects.filter(is_utility=False))
+class StaffReinstallForm(ServerForm):
+    """On a server's page the owner's saved SSH keys are offered; on the bulk action (many
+    servers, many owners) only pasted keys."""
+
+    os_template = forms.ModelChoiceField(
+        label="OS template", queryset=OsTemplate.objects.filter(is_utility=False)
+    )
     raid = forms.ChoiceField(
-        choices=[(layout, layout) for layout in installers.RAID_LAYOUTS],
+        label="RAID",
+        choices=list(installers.RAID_LABELS.items()),
         help_text="Checked against each server's disk count.",
     )
     password = forms.CharField(
-        label="Root password", strip=False, widget=forms.PasswordInput(render_value=False)
+        label="Root password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="A password, SSH keys, or both.",
     )
-    reboot = forms.ChoiceField(choices=[("auto", "Reboot automatically"), ("manual", "Manual")])
+    ssh_keys = forms.ModelMultipleChoiceField(
+        label="The owner's saved SSH keys",
+        queryset=SshKey.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    ssh_key_texts = forms.CharField(
+        label="Other SSH public keys",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="OpenSSH public keys, one a line; installed for this install only.",
+    )
+    reboot = forms.ChoiceField(
+        choices=[("auto", "Reboot automatically"), ("manual", "Staff reboot it by hand")]
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.server is not None and self.server.owner_id:
+            self.fields["ssh_keys"].queryset = SshKey.objects.filter(user=self.server.owner_id)
+        else:
+            del self.fields["ssh_keys"]
+
+
+def install(actor, server, data: dict) -> Operation:
+    """Start the install a StaffReinstallForm asked for."""
+    return provisioning_services.start_install(
+        actor=actor,
+        server=server,
+        template=data["os_template"],
+        raid=data["raid"],
+        password=data["password"],
+        ssh_keys=list(data.get("ssh_keys") or ()),
+        ssh_key_texts=[line for line in data["ssh_key_texts"].splitlines() if line.strip()],
+        reboot=data["reboot"],
+    )
 
 
 @admin.action(description="Reinstall OS…")
@@ -81,18 +167,12 @@ def reinstall(modeladmin, request, queryset):
         StaffReinstallForm,
         "Reinstall: every disk is erased",
         lambda data: f"Reinstall of {data['os_template'].name} started",
-        lambda server, data: provisioning_services.start_install(
-            actor=request.user,
-            server=server,
-            template=data["os_template"],
-            raid=data["raid"],
-            password=data["password"],
-            reboot=data["reboot"],
-        ),
+        lambda server, data: install(request.user, server, data),
+        _with_operation,
     )
 
 
-class SuspendForm(forms.Form):
+class SuspendForm(ServerForm):
     reason = forms.CharField(
         max_length=200,
         required=False,
@@ -112,6 +192,7 @@ def suspend(modeladmin, request, queryset):
         lambda server, data: provisioning_services.request_suspend(
             actor=request.user, server=server, reason=data["reason"]
         ),
+        _with_operation,
     )
 
 
@@ -141,4 +222,80 @@ OPERATION_ACTIONS = [
     pdu_cycle,
     pdu_off,
     pdu_on,
+]
+
+
+class DiagnosticsForm(ServerForm):
+    wipe = forms.ChoiceField(
+        label="Then wipe the disks",
+        choices=[("none", "No"), ("simple", "Quick (signatures)"), ("full", "Every block")],
+    )
+
+
+class WipeForm(ServerForm):
+    mode = forms.ChoiceField(
+        label="Wipe", choices=[("simple", "Quick (signatures)"), ("full", "Every block")]
+    )
+
+
+def _starts(done: str, service):
+    """A page action's run: `service(actor=, server=, **the form's fields)` queues the
+    operation (each form's fields are named as its service's arguments)."""
+
+    def run(actor, server, data) -> str:
+        operation = service(actor=actor, server=server, **data)
+        return format_html("{}: {}.", done, operation_link(operation))
+
+    return run
+
+
+PROVISIONING_PAGE_ACTIONS = [
+    PageAction(
+        "power",
+        "Request",
+        PowerForm,
+        _starts("Power action requested", provisioning_services.request_power),
+    ),
+    PageAction(
+        "boot-device",
+        "Set the boot device",
+        BootDeviceForm,
+        _starts("Boot device requested", provisioning_services.request_boot_device),
+    ),
+    PageAction(
+        "reinstall",
+        "Reinstall the OS (erases every disk)",
+        StaffReinstallForm,
+        _starts("Reinstall started", lambda actor, server, **data: install(actor, server, data)),
+        inline=False,
+        danger=True,
+    ),
+    PageAction(
+        "diagnostics",
+        "Run diagnostics",
+        DiagnosticsForm,
+        _starts("Diagnostics started", provisioning_services.start_diagnostics),
+    ),
+    PageAction(
+        "wipe",
+        "Wipe the disks",
+        WipeForm,
+        _starts("Disk wipe started", provisioning_services.start_wipe),
+        danger=True,
+    ),
+    PageAction(
+        "suspend",
+        "Suspend (switch ports down)",
+        SuspendForm,
+        _starts("Suspend requested", provisioning_services.request_suspend),
+        shown=lambda server: not server.suspended,
+        danger=True,
+    ),
+    PageAction(
+        "resume",
+        "Resume (switch ports up)",
+        ServerForm,
+        _starts("Resume requested", provisioning_services.request_resume),
+        shown=lambda server: server.suspended,
+    ),
 ]

@@ -27,7 +27,7 @@ from inventory.models import IpAddress, Network, Server
 from panel import audit
 from panel.models import AuditEvent
 from panel.sources import as_ip, in_networks
-from provisioning import engine, installers
+from provisioning import engine, events, installers
 from provisioning.models import BootTicket, Operation, OperationEvent, OsTemplate
 from provisioning.workflows import pxe
 
@@ -292,10 +292,11 @@ def record_event(ticket: BootTicket, event: dict) -> EventAnswer:
     )
     if kind == "progress" and event.get("progress") is not None:
         Operation.objects.filter(pk=op.pk, state=Operation.State.RUNNING).update(
-            progress=_installing_progress(event["progress"])
+            progress=_installing_progress(event["progress"]), updated_at=now
         )
+        events.install_progress(op, event["progress"], message)
     if kind == "facts":
-        Server.objects.filter(pk=ticket.server_id).update(facts=event["facts"])
+        Server.objects.filter(pk=ticket.server_id).update(facts=event["facts"], updated_at=now)
         message = message or "Hardware facts received."
     state = {"done": Ticket.DONE, "failed": Ticket.FAILED}.get(kind, ticket.state)
     if state != ticket.state:

@@ -24,11 +24,11 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django_q.tasks import async_task
 from redis.exceptions import RedisError
 
 from panel import audit
-from provisioning import workflows
+from panel.broker import queue_task
+from provisioning import events, workflows
 from provisioning.devices import DeviceError
 from provisioning.models import BootTicket, Operation, OperationEvent
 from provisioning.workflows.base import Done, Next, Park, StepFailed, Workflow
@@ -55,7 +55,7 @@ def _queue(operation_id: int, task_name: str) -> bool:
     """Put the task on the broker; if the broker is down the operation (already committed)
     is marked for `recover()`, so the request that started it still answers 202."""
     try:
-        async_task(RUN_TASK, operation_id, task_name=task_name)
+        queue_task(RUN_TASK, operation_id, task_name=task_name)
     except RedisError as exc:
         log.error(
             "Could not queue operation %s (%s: %s); recovery queues it when the broker answers.",
@@ -84,6 +84,7 @@ def claim(operation_id: int, worker: str) -> Operation | None:
         lease_expires_at=now + lease_length(),
         attempts=F("attempts") + 1,
         retry_at=None,
+        updated_at=now,
     )
     active = Operation.objects.filter(pk=operation_id, state__in=Operation.ACTIVE_STATES)
     # Queued, or parked between steps: nobody holds it. Else only a lease that ran out (its
@@ -95,11 +96,13 @@ def claim(operation_id: int, worker: str) -> Operation | None:
     else:
         active.filter(lease_expires_at__gte=now).update(retry_at=F("lease_expires_at"))
         return None
-    op = Operation.objects.select_related("server__bmc", "cancel_requested_by").get(pk=operation_id)
+    op = Operation.objects.select_related(
+        "server__bmc", "server__owner", "cancel_requested_by"
+    ).get(pk=operation_id)
     if op.started_at is None:  # its overall time counts from here: not queue time
         op.started_at = now
         op.overall_deadline = now + timedelta(seconds=overall_window(op))
-        op.save(update_fields=["started_at", "overall_deadline"])
+        op.save(update_fields=["started_at", "overall_deadline", "updated_at"])
     if resumed:
         log.warning("Operation %s resumed at step %r by %s", op.pk, op.step, worker)
         note(op, f"Resumed at step '{op.step}' (attempt {op.attempts}).", "warning")
@@ -118,6 +121,7 @@ class LeaseLost(Exception):
 
 def _write(op: Operation, worker: str, **fields) -> None:
     """Change the operation (row and object) while this worker holds it, else stop."""
+    fields = {**fields, "updated_at": timezone.now()}
     if not _mine(op, worker).update(**fields):
         raise LeaseLost(op.pk)
     for name, value in fields.items():
@@ -164,6 +168,7 @@ def _finish(
             kind=op.kind,
             **({"error": message} if state != State.SUCCEEDED else {}),
         )
+        events.operation_ended(op)
 
 
 def overall_window(op: Operation) -> float:

@@ -34,6 +34,9 @@ RAID_LAYOUTS = {
     "raid_5": (5, 3, False),
     "raid_10": (10, 4, True),
 }
+RAID_NAMES = tuple(RAID_LAYOUTS)  # choices, named RaidEnum in the OpenAPI schema
+# What diagnostics may wipe: nothing, signatures and first blocks, or every block.
+WIPE_MODES = ("none", "simple", "full")
 RAID_LABELS = {
     "no_raid": "No RAID (first disk)",
     "raid_0": "RAID 0 (stripe, no redundancy)",

@@ -123,6 +123,9 @@ class Operation(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     finished_at = models.DateTimeField(null=True, blank=True)
+    # For a billing system's incremental sync (?updated_since=): every change a caller can see
+    # (state, step, progress, cancel, result) sets it; a worker's lease bookkeeping does not.
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
     deadline = models.DateTimeField(null=True, blank=True, help_text="The current step's")
     overall_deadline = models.DateTimeField(
         null=True, blank=True, help_text="No step, however often resumed, runs past it"
@@ -260,3 +263,16 @@ class BootTicket(models.Model):
 
 
 OPERATION_STATES = Operation.State.choices  # named for the OpenAPI schema's enum
+
+
+class SweepRecord(models.Model):
+    """The last periodic sweep of a kind (the power sync), for /metrics in any process."""
+
+    kind = models.CharField(max_length=16, unique=True)
+    finished_at = models.DateTimeField()
+    seconds = models.FloatField()
+    polled = models.PositiveIntegerField()
+    failed = models.PositiveIntegerField()
+
+    def __str__(self):
+        return f"{self.kind} sweep at {self.finished_at:%Y-%m-%d %H:%M:%S}"

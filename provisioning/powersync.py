@@ -18,11 +18,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from inventory.events import bmc_data, server_data
 from inventory.models import Bmc
 from panel import audit, polling
 from provisioning.bmc import BmcError, BmcUnreachable
 from provisioning.bmc.drivers import driver_for
-from provisioning.models import Operation
+from provisioning.models import Operation, SweepRecord
+from webhooks.events import publish
 
 POLL_FIELDS = [
     "power_state",
@@ -41,6 +43,8 @@ def _interval() -> timedelta:
 
 
 def _apply_success(bmc: Bmc, state: str, cipher_suite: int | None, now) -> None:
+    if bmc.reachable is False:
+        publish("bmc.reachable", lambda: bmc_data(bmc))
     bmc.power_state = state
     bmc.power_state_read_at = bmc.last_seen = now
     bmc.reachable = True
@@ -55,6 +59,8 @@ def _apply_failure(bmc: Bmc, message: str, now) -> None:
     bmc.consecutive_failures += 1
     bmc.last_error = message[:500]
     if bmc.consecutive_failures >= polling.UNREACHABLE_AFTER_FAILURES:
+        if bmc.reachable is not False:  # first contact never made counts as a change too
+            publish("bmc.unreachable", lambda: bmc_data(bmc))
         bmc.reachable = False
         bmc.power_state = Bmc.PowerState.UNKNOWN
     bmc.next_poll_at = polling.next_poll_after_failure(now, _interval(), bmc.consecutive_failures)
@@ -125,6 +131,14 @@ def _busy_servers(server_ids) -> set[int]:
     )
 
 
+def _busy_since(since) -> set[int]:
+    """Servers with an operation active now or changed (ended) since `since`: the sweep's read
+    of them may be older than what the operation saw, so it is never drift (updated_at is
+    indexed; finished_at is not)."""
+    busy = Q(state__in=Operation.ACTIVE_STATES) | Q(updated_at__gte=since)
+    return set(Operation.objects.filter(busy).values_list("server_id", flat=True))
+
+
 def _observe(bmc: Bmc, state: str, cipher_suite, busy: set[int], now, report: SweepReport):
     previous = bmc.power_state
     _apply_success(bmc, state, cipher_suite, now)
@@ -137,6 +151,10 @@ def _observe(bmc: Bmc, state: str, cipher_suite, busy: set[int], now, report: Sw
         target=bmc.server,
         previous=previous,
         observed=state,
+    )
+    publish(
+        "server.power_drift",
+        lambda: {**server_data(bmc.server), "previous": previous, "observed": state},
     )
     report.drifted.append(bmc.server_id)
     wanted = bmc.desired_power_state
@@ -160,7 +178,7 @@ def sweep() -> SweepReport:
     due = list(
         Bmc.objects.filter(
             Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now) | Q(server_id__in=busy_ids)
-        ).select_related("server")
+        ).select_related("server__owner")
     )
     report = SweepReport(polled=len(due))
     workers = max(1, min(settings.PANEL_POWER_SYNC_CONCURRENCY, len(due)))
@@ -169,19 +187,37 @@ def sweep() -> SweepReport:
     ) as pool:
         readings = list(pool.map(_read, due))
     read_at = timezone.now()  # one time for the whole sweep, so the rows share their values
+    busy = _busy_since(now)
     with transaction.atomic():
         for bmc, (reading, suite) in zip(due, readings, strict=True):
             if isinstance(reading, BmcError):
                 report.failed += 1
                 _apply_failure(bmc, reading.message, read_at)
             else:
-                _observe(bmc, reading, suite, busy_ids, read_at, report)
-        _save_polls(due)
+                _observe(bmc, reading, suite, busy, read_at, report)
+        _save_polls(due, read_since=now)
     report.seconds = time.monotonic() - began
     return report
 
 
-def _save_polls(bmcs: list[Bmc]) -> None:
+def _save_polls(bmcs: list[Bmc], read_since) -> None:
+    """Store the sweep's reads, except over a state an operation read after the sweep began
+    (the sweep's read of a server being powered on is older than the operation's)."""
     polling.update_in_groups(
-        Bmc, {bmc.pk: {name: getattr(bmc, name) for name in POLL_FIELDS} for bmc in bmcs}
+        Bmc,
+        {bmc.pk: {name: getattr(bmc, name) for name in POLL_FIELDS} for bmc in bmcs},
+        only_where=Q(power_state_read_at__isnull=True) | Q(power_state_read_at__lt=read_since),
+    )
+
+
+def record_sweep(report: SweepReport) -> None:
+    """Keep the sweep's figures where /metrics reads them, whichever worker ran it."""
+    SweepRecord.objects.update_or_create(
+        kind="power",
+        defaults={
+            "finished_at": timezone.now(),
+            "seconds": report.seconds,
+            "polled": report.polled,
+            "failed": report.failed,
+        },
     )

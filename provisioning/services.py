@@ -1,5 +1,6 @@
 """Requests that start or stop operations. Each is checked, recorded and audited here."""
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -13,7 +14,8 @@ from network import portsync
 from panel import audit
 from panel.exceptions import Conflict, NotAllowed
 from panel.models import SshKey, User
-from provisioning import engine, installers, powersync, workflows
+from panel.sshkeys import ParsedKey, parse_public_keys
+from provisioning import engine, events, installers, powersync, workflows
 from provisioning.bmc import BOOT_DEVICES, POWER_ACTIONS
 from provisioning.models import BootTicket, Operation, OsTemplate
 from provisioning.workflows.power import KIND_FOR_ACTION
@@ -126,10 +128,15 @@ def start_install(
     template: OsTemplate,
     raid: str = "no_raid",
     password: str = "",
-    ssh_keys: list[SshKey] = (),
+    ssh_keys: Sequence[SshKey] = (),
+    ssh_key_texts: Sequence[str] = (),
     reboot: str = "auto",
 ) -> Operation:
     """Reinstall the server: the password is hashed here and never stored in plain text.
+
+    `ssh_keys` are saved keys (the actor's, or the server owner's); `ssh_key_texts` are
+    OpenSSH public key lines given for this install only (a billing system's), installed
+    the same way and never saved as anyone's keys.
 
     Not one transaction: hashing takes tens of milliseconds of CPU, and on SQLite (BEGIN
     IMMEDIATE) every other writer would wait for it. _start_pxe writes atomically.
@@ -146,25 +153,45 @@ def start_install(
             validate_password(password)
         except ValidationError as exc:
             errors["password"] = exc.messages
-    if not password and not ssh_keys:
+    if not password and not ssh_keys and not ssh_key_texts:
         errors["password"] = ["Give a root password, SSH keys, or both."]
-    if any(key.user_id != actor.pk for key in ssh_keys):
-        errors["ssh_keys"] = ["Use your own saved SSH keys."]
+    if any(key.user_id not in (actor.pk, server.owner_id) for key in ssh_keys):
+        errors["ssh_keys"] = ["Use saved SSH keys of your own or of the server's owner."]
+    given = []
+    try:
+        given = parse_public_keys(ssh_key_texts)
+    except ValidationError as exc:
+        errors["ssh_key_texts"] = exc.messages
     if reboot not in ("auto", "manual"):
         errors["reboot"] = ["Choose auto or manual."]
     if errors:
         raise ValidationError(errors)
+    keys = _install_keys(ssh_keys, given)
     params = {
         "raid": raid,
-        "ssh_keys": [key.public_key for key in ssh_keys],
-        "ssh_key_names": [key.name for key in ssh_keys],
+        "ssh_keys": [line for _, line in keys],
+        "ssh_key_names": [name for name, _ in keys],
         "reboot": reboot,
     }
     if password:
         params["password_hash"] = installers.hash_password(password)
+        params["root_password"] = True  # kept after the end, unlike the hash: "the one you chose"
     return _start_pxe(
         actor=actor, server=server, kind=Operation.Kind.INSTALL, template=template, params=params
     )
+
+
+def _install_keys(saved: Sequence[SshKey], given: Sequence[ParsedKey]) -> list[tuple[str, str]]:
+    """(name, public key line) of each key once (by fingerprint), saved keys first."""
+    keys, seen = [], set()
+    for fingerprint, name, line in [
+        *((key.fingerprint, key.name, key.public_key) for key in saved),
+        *((key.fingerprint, key.comment or key.key_type, key.canonical) for key in given),
+    ]:
+        if fingerprint not in seen:
+            seen.add(fingerprint)
+            keys.append((name, line))
+    return keys
 
 
 def delete_os_template(*, actor: User, template: OsTemplate) -> None:
@@ -194,7 +221,7 @@ def _start_utility(*, actor: User, server: Server, kind: str, wipe: str) -> Oper
 
 def start_diagnostics(*, actor: User, server: Server, wipe: str = "none") -> Operation:
     """Boot the utility image: report hardware facts, and wipe the disks if asked to."""
-    if wipe not in ("none", "simple", "full"):
+    if wipe not in installers.WIPE_MODES:
         raise ValidationError({"wipe": ["Choose none, simple or full."]})
     return _start_utility(actor=actor, server=server, kind=Operation.Kind.DIAGNOSTICS, wipe=wipe)
 
@@ -223,6 +250,7 @@ def _restore_drifted(report: powersync.SweepReport) -> None:
 def sync_power_states() -> powersync.SweepReport:
     """The periodic sweep, then a restore for each server that drifted under `enforce`."""
     report = powersync.sweep()
+    powersync.record_sweep(report)
     _restore_drifted(report)
     return report
 
@@ -263,10 +291,12 @@ def cancel_operation(*, actor: User, operation: Operation) -> Operation:
         error=f"Cancelled by {operation.canceller} before it started.",
         cancel_requested_by=actor,
         params=operation.params_after_end(),
+        updated_at=timezone.now(),
     )
     operation.refresh_from_db()
     if cancelled:
         BootTicket.objects.filter(operation=operation).revoke()
+        events.operation_ended(operation)
     elif operation.state == Operation.State.RUNNING:
         _cancel_running(operation, actor)
     else:
@@ -308,8 +338,9 @@ def _cancel_running(operation: Operation, actor: User) -> None:
         )
     if not workflow.cancel.take(operation):
         raise Conflict(workflow.cancel.refusal(operation))
+    now = timezone.now()
     Operation.objects.filter(pk=operation.pk).update(
-        cancel_requested_at=timezone.now(), cancel_requested_by=actor
+        cancel_requested_at=now, cancel_requested_by=actor, updated_at=now
     )
     operation.refresh_from_db()
     engine.enqueue(operation.pk)
@@ -391,3 +422,84 @@ def request_outlet_power(*, actor: User, server: Server, action: str) -> Operati
     if action == "cycle":
         params["cycle_seconds"] = max(outlet.pdu.cycle_seconds for outlet in outlets)
     return _start(actor=actor, server=server, kind=PDU_KINDS[action], params=params)
+
+
+def _replay_install(actor: User, server: Server, params: dict) -> Operation:
+    if not params.get("ssh_keys"):
+        raise Conflict(
+            "An install is retried with its SSH keys only: its root password is not kept once "
+            "the install ends. Reinstall from the server page with a new password."
+        )
+    template = OsTemplate.objects.filter(pk=params.get("os_template")).first()
+    if template is None:
+        raise Conflict(f"OS template {params.get('os_name', '?')} no longer exists.")
+    return start_install(
+        actor=actor,
+        server=server,
+        template=template,
+        raid=params.get("raid", "no_raid"),
+        ssh_key_texts=params["ssh_keys"],
+        reboot=params.get("reboot", "auto"),
+    )
+
+
+def _replay_power(actor: User, server: Server, params: dict) -> Operation:
+    return request_power(
+        actor=actor, server=server, action=params["action"], timeout=params.get("timeout")
+    )
+
+
+# How each kind is started again from its stored params, through the service that started it.
+_REPLAY = {
+    **{kind: _replay_power for kind in KIND_FOR_ACTION.values()},
+    Operation.Kind.SET_BOOTDEV: lambda actor, server, params: request_boot_device(
+        actor=actor, server=server, device=params["device"], persistent=params["persistent"]
+    ),
+    Operation.Kind.INSTALL: _replay_install,
+    Operation.Kind.DIAGNOSTICS: lambda actor, server, params: start_diagnostics(
+        actor=actor, server=server, wipe=params.get("wipe", "none")
+    ),
+    Operation.Kind.WIPE: lambda actor, server, params: start_wipe(
+        actor=actor, server=server, mode=params["wipe"]
+    ),
+    Operation.Kind.SUSPEND: lambda actor, server, params: request_suspend(
+        actor=actor, server=server, reason=params.get("reason", "")
+    ),
+    Operation.Kind.RESUME: lambda actor, server, params: request_resume(actor=actor, server=server),
+    **{
+        kind: lambda actor, server, params: request_outlet_power(
+            actor=actor, server=server, action=params["action"]
+        )
+        for kind in PDU_KINDS.values()
+    },
+}
+RETRYABLE_STATES = (Operation.State.FAILED, Operation.State.CANCELLED)
+
+
+def retry_operation(*, actor: User, operation: Operation) -> Operation:
+    """Start a failed or cancelled operation again: a new operation of the same kind with the
+    same parameters, through the same service (so checked and audited as a new request).
+
+    An install is replayed with its template, RAID, reboot mode and SSH keys; its root
+    password hash is dropped when an install ends (a crypt hash can be attacked offline), so
+    an install without keys is refused rather than replayed without any way to log in.
+    """
+    if not actor.is_admin:
+        raise NotAllowed("Only hosting staff may retry an operation.")
+    if operation.state not in RETRYABLE_STATES:
+        raise Conflict(
+            f"Operation #{operation.pk} is {operation.get_state_display().lower()}; only a "
+            "failed or cancelled operation is retried."
+        )
+    replay = _REPLAY.get(operation.kind)
+    if replay is None:
+        raise Conflict(f"A {operation.get_kind_display().lower()} cannot be retried.")
+    retried = replay(actor, operation.server, operation.params_after_end())
+    audit.record(
+        actor=actor,
+        action="operation.retry",
+        target=operation.server,
+        operation=retried.pk,
+        retry_of=operation.pk,
+    )
+    return retried

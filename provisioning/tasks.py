@@ -6,17 +6,23 @@ import threading
 import time
 
 from django.db import close_old_connections
+from django_q.conf import Conf
 
-from provisioning import engine, services
+from provisioning import engine, notifications, services
 
 log = logging.getLogger(__name__)
 # How often each worker process runs recovery. A parked operation's deadline, a dead
 # worker's lease or a wake-up the broker refused is acted on at most this late.
 RECOVERY_SECONDS = 5
+_recovery_started = False  # in this process
 
 
 def run_operation(operation_id: int) -> None:
     engine.run(operation_id)
+
+
+def mail_operation_ended(operation_id: int) -> str:
+    return f"mailed {notifications.send(operation_id)} people"
 
 
 def sync_power_states() -> str:
@@ -39,7 +45,15 @@ def sync_network_states() -> str:
 def start_recovery(sender, proc_name, **kwargs) -> None:
     """django-q2's post_spawn, in each new worker process: recovery runs in a thread beside
     the worker's tasks. A schedule cannot: django-q2 looks at schedules every 30 s, at most
-    once a minute each; a task that sleeps and queues itself would hold a worker."""
+    once a minute each; a task that sleeps and queues itself would hold a worker.
+
+    django-q2's sync mode runs a task in the caller's process and sends post_spawn there for
+    each task: no recovery is started there (it belongs to worker processes), and never a
+    second one in a process."""
+    global _recovery_started
+    if Conf.SYNC or _recovery_started:
+        return
+    _recovery_started = True
     threading.Thread(target=_recover_forever, daemon=True, name="metalpanel-recovery").start()
 
 

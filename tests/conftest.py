@@ -6,9 +6,11 @@ from rest_framework.test import APIClient
 from panel import services as people
 from provisioning.simlab.enrolment import cable_lab
 from provisioning.simlab.machine import simlab_mac
+from tests.e2e.browser import chromium, page, worker  # noqa: F401 - the browser tests' fixtures
 from tests.factories import make_server, make_user, restore_shipped_os_templates
 from tests.migrations import migrator  # noqa: F401 - a fixture for the migration tests
 from tests.simlab import Simlab
+from tests.smtp import SmtpServer
 
 
 def token_client(user, **token_options) -> APIClient:
@@ -105,3 +107,21 @@ def cabled_server(simlab, lab_server):
     lab_server.cable = cable
     yield lab_server
     simlab.change_switch(silent=False)
+
+
+@pytest.fixture
+def staff(client, admin):
+    """A browser logged in as hosting staff."""
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on 127.0.0.1 that this process's Django sends to; pass
+    `smtp_server.settings` to a worker process so it does too."""
+    server = SmtpServer()
+    for name, value in server.settings.items():
+        setattr(settings, name, value)
+    yield server
+    server.stop()

@@ -210,6 +210,12 @@ class ServerSerializer(StrictModelSerializer):
         return server.facts or None
 
 
+class LocationSerializer(StrictModelSerializer):
+    class Meta:
+        model = Location
+        fields = ["id", "name", "address"]
+
+
 class OwnerSerializer(StrictSerializer):
     owner = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.all(), help_text="A customer's user id."
@@ -255,6 +261,7 @@ class IpAddressSerializer(StrictModelSerializer):
             "is_main",
             "status",
             "created_at",
+            "updated_at",
         ]
 
 

@@ -15,6 +15,7 @@ def register(
     servers start operations, network's switches and PDUs discover their ports.
     """
     router.register("configurations", views.ConfigurationViewSet, basename="configuration")
+    router.register("locations", views.LocationViewSet, basename="location")
     router.register("servers", server_viewset, basename="server")
     router.register("networks", views.NetworkViewSet, basename="network")
     router.register("pools", views.IpPoolViewSet, basename="pool")

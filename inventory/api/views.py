@@ -1,3 +1,5 @@
+from django import forms
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
@@ -7,11 +9,13 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from inventory import ipam, services
+from inventory.addresses import normalise_mac
 from inventory.api.serializers import (
     ConfigurationSerializer,
     IpAddressSerializer,
     IpAllocationSerializer,
     IpPoolSerializer,
+    LocationSerializer,
     NetworkSerializer,
     OwnerSerializer,
     PduOutletSerializer,
@@ -33,7 +37,8 @@ from inventory.models import (
     Switch,
     SwitchPort,
 )
-from panel.api.filters import BooleanFilter, PanelFilterSet
+from panel.api.filters import BooleanFilter, PanelFilterSet, UpdatedSinceFilter
+from panel.api.pagination import PageOrCursorPagination
 from panel.api.permissions import AdminWritesOnly, IsAdminRole
 from panel.api.views import PanelViewSet
 
@@ -49,8 +54,58 @@ class ConfigurationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Pan
         return HardwareProfile.objects.with_server_counts().order_by("name")
 
 
+class LocationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PanelViewSet):
+    """Data centre locations, for everyone signed in: customers pick where to buy."""
+
+    serializer_class = LocationSerializer
+    queryset = Location.objects.order_by("name")
+    search_fields = ["name"]
+
+
+class MacAddressField(forms.CharField):
+    """Any common MAC spelling (aa:bb.., AA-BB-.., aabb.ccdd.eeff), compared as stored."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if not value:
+            return value
+        try:
+            return normalise_mac(value)
+        except DjangoValidationError as exc:
+            raise forms.ValidationError(exc.messages, code="invalid") from exc
+
+
+class MacAddressFilter(filters.CharFilter):
+    field_class = MacAddressField
+
+
+class IpAddressFilterField(filters.CharFilter):
+    """An exact IPv4 or IPv6 address (IPv6 in any spelling); anything else is a 400."""
+
+    field_class = forms.GenericIPAddressField
+
+
+SERVER_CHANGES = (
+    "Servers changed at or after this ISO 8601 time: name, configuration, placement, MAC, "
+    "serial, state, owner, suspension, installed OS, hardware facts, notes, BMC settings, or "
+    "an address allocated, released or made main. Power readings are not changes (GET "
+    "/servers/{id}/power/). A removed server is simply absent: compare the ids of a full "
+    "list now and then."
+)
+
+
 class ServerFilter(PanelFilterSet):
     configuration = filters.CharFilter(field_name="profile__name")
+    name = filters.CharFilter(
+        field_name="name", lookup_expr="iexact", help_text="Exact name, in any case"
+    )
+    mac = MacAddressFilter(
+        field_name="mac", help_text="The PXE MAC, exactly, in any usual spelling"
+    )
+    ip = IpAddressFilterField(
+        method="filter_ip", help_text="Servers with this exact address (any of theirs, main or not)"
+    )
+    updated_since = UpdatedSinceFilter(help_text=SERVER_CHANGES)
     location = filters.ModelChoiceFilter(
         field_name="rack__location", queryset=Location.objects.all()
     )
@@ -61,7 +116,10 @@ class ServerFilter(PanelFilterSet):
 
     class Meta:
         model = Server
-        fields = ["state", "rack", "owner", "mac", "suspended"]
+        fields = ["state", "rack", "owner", "suspended"]
+
+    def filter_ip(self, queryset, name, value):
+        return queryset.with_address(value)
 
     def filter_free(self, queryset, name, value):
         free = Server.objects.free().values("pk")
@@ -80,9 +138,15 @@ class ServerViewSet(
 
     serializer_class = ServerSerializer
     permission_classes = [*PanelViewSet.permission_classes, AdminWritesOnly]
+    pagination_class = PageOrCursorPagination
+    cursor_ordering = "id"
     filterset_class = ServerFilter
-    search_fields = ["name", "serial", "mac", "ip_addresses__address"]
-    ordering_fields = ["name", "created_at", "state"]
+    search_fields = ["name"]
+    search_help = (
+        "Servers whose name starts with this (any case), or whose address or PXE MAC is "
+        "exactly this. Served by indexes: a prefix, not a part of the name."
+    )
+    ordering_fields = ["name", "created_at", "updated_at", "state"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
@@ -100,9 +164,11 @@ class ServerViewSet(
                     PduOutlet.objects.select_related("pdu").order_by("pdu__name", "number"),
                 ),
             )
-            .distinct()
             .order_by("name")
         )
+
+    def search_queryset(self, queryset, term: str):
+        return queryset.search(term)
 
     def _fresh(self, server: Server) -> Server:
         return self.get_queryset().get(pk=server.pk)
@@ -213,6 +279,11 @@ class IpPoolViewSet(
 
 class IpAddressFilter(PanelFilterSet):
     network = filters.ModelChoiceFilter(field_name="pool__network", queryset=Network.objects.all())
+    updated_since = UpdatedSinceFilter(
+        help_text="Addresses allocated or changed (made main or not) at or after this ISO 8601 "
+        "time. A released address is gone, not listed as changed; its server is listed as "
+        "changed (GET /servers/?updated_since=), so read that server's addresses again."
+    )
 
     class Meta:
         model = IpAddress

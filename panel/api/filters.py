@@ -16,11 +16,23 @@ class DocumentedParameters:
 
 
 class SearchFilter(DocumentedParameters, drf_filters.SearchFilter):
-    """`?search=` where the view names fields to search, and only there."""
+    """`?search=` where the view names fields to search, and only there. A view with its own
+    `search_queryset(queryset, term)` (and `search_help`) searches its way, e.g. by index."""
+
+    def filter_queryset(self, request, queryset, view):
+        search = getattr(view, "search_queryset", None)
+        if search is None:
+            return super().filter_queryset(request, queryset, view)
+        term = request.query_params.get(self.search_param, "").strip()
+        return search(queryset, term) if term else queryset
 
     def get_schema_operation_parameters(self, view):
         searchable = getattr(view, "search_fields", None)
-        return super().get_schema_operation_parameters(view) if searchable else []
+        parameters = super().get_schema_operation_parameters(view) if searchable else []
+        if hasattr(view, "search_help"):
+            for parameter in parameters:
+                parameter["description"] = view.search_help
+        return parameters
 
 
 class OrderingFilter(DocumentedParameters, drf_filters.OrderingFilter):
@@ -56,6 +68,16 @@ class BooleanFilter(filters.BooleanFilter):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("widget", forms.TextInput)  # the raw value reaches the field
+        super().__init__(*args, **kwargs)
+
+
+class UpdatedSinceFilter(filters.IsoDateTimeFilter):
+    """`?updated_since=<ISO 8601 time>`: what changed at or after it, for incremental sync.
+    Each list says in its help text what counts as a change."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("field_name", "updated_at")
+        kwargs.setdefault("lookup_expr", "gte")
         super().__init__(*args, **kwargs)
 
 

@@ -1,4 +1,5 @@
-"""Idempotency-Key for POSTs: billing systems retry, and a retry must not act twice.
+"""Idempotency-Key for POSTs and DELETEs: billing systems retry, and a retry must not act
+twice (nor get a 404 for a DELETE whose first answer was lost).
 
 The first request with a key claims it (a row under a unique constraint, committed
 before the work starts); its answer is stored and replayed to any retry with the
@@ -81,14 +82,18 @@ def settle(record: IdempotencyRecord, response: Response) -> None:
     record.save(update_fields=["response_status", "response_body"])
 
 
-class IdempotentPostMixin:
-    """For API views: POSTs with an Idempotency-Key header are done once."""
+# The writes a retry could repeat: a POST acts again, a DELETE answers 404 the second time.
+IDEMPOTENT_METHODS = ("POST", "DELETE")
+
+
+class IdempotentWritesMixin:
+    """For API views: POSTs and DELETEs with an Idempotency-Key header are done once."""
 
     def initial(self, request, *args, **kwargs):
         self._idempotency_record = None
         super().initial(request, *args, **kwargs)
         key = request.headers.get(HEADER)
-        if request.method == "POST" and key is not None:
+        if request.method in IDEMPOTENT_METHODS and key is not None:
             self._idempotency_record = claim(
                 user=request.user, key=key, fingerprint=request_fingerprint(request)
             )

@@ -1,4 +1,5 @@
-"""OpenAPI: the Idempotency-Key header of POSTs, and the error answers every operation can give.
+"""OpenAPI: the Idempotency-Key header of POSTs and DELETEs, and the error answers every
+operation can give.
 
 Security schemes come from the authentication classes (drf-spectacular names the token scheme
 `tokenAuth`), so each operation lists each scheme once.
@@ -7,13 +8,13 @@ Security schemes come from the authentication classes (drf-spectacular names the
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
 
-from panel.api.idempotency import HEADER, MAX_KEY_LENGTH, IdempotentPostMixin
+from panel.api.idempotency import HEADER, IDEMPOTENT_METHODS, MAX_KEY_LENGTH, IdempotentWritesMixin
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     HEADER,
     {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
     OpenApiParameter.HEADER,
-    description="Retry safely: the same key and body within 24 hours get the first answer "
+    description="Retry safely: the same key and request within 24 hours get the first answer "
     "again (marked Idempotent-Replayed: true) without acting twice.",
 )
 
@@ -52,6 +53,6 @@ def add_error_responses(result, generator, request, public):
 class PanelAutoSchema(AutoSchema):
     def get_override_parameters(self):
         parameters = super().get_override_parameters()
-        if self.method == "POST" and isinstance(self.view, IdempotentPostMixin):
+        if self.method in IDEMPOTENT_METHODS and isinstance(self.view, IdempotentWritesMixin):
             return [*parameters, IDEMPOTENCY_KEY]
         return parameters

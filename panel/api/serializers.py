@@ -2,7 +2,7 @@ from collections.abc import Mapping
 
 from rest_framework import serializers
 
-from panel.models import AuditEvent, SshKey, User
+from panel.models import ApiToken, AuditEvent, SshKey, User
 
 
 class RefusesUnknownFields:
@@ -60,8 +60,9 @@ class UserSerializer(StrictModelSerializer):
             "server_count",
             "date_joined",
             "last_login",
+            "updated_at",
         ]
-        read_only_fields = ["date_joined", "last_login"]
+        read_only_fields = ["date_joined", "last_login", "updated_at"]
         extra_kwargs = {"email": {"validators": []}}
 
 
@@ -80,6 +81,63 @@ class SshKeySerializer(StrictModelSerializer):
         model = SshKey
         fields = ["id", "name", "public_key", "key_type", "fingerprint", "created_at"]
         read_only_fields = ["key_type", "fingerprint", "created_at"]
+
+
+class ApiTokenSerializer(StrictModelSerializer):
+    """A token as it is shown after its creation: never its key, only its prefix."""
+
+    allowed_cidrs = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Source networks allowed to use it; empty: any",
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "scope",
+            "allowed_cidrs",
+            "expires_at",
+            "last_used_at",
+            "last_used_ip",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ApiTokenCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=100, help_text="For example the billing system's name")
+    scope = serializers.ChoiceField(choices=ApiToken.Scope.choices, default=ApiToken.Scope.WRITE)
+    allowed_cidrs = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        default=list,
+        max_length=50,
+        help_text="Addresses or networks the token may be used from; empty: from anywhere",
+    )
+    expires_days = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=3650,
+        help_text="Days until it expires; empty: never",
+    )
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    """The answer to a token's creation, the only one with its key."""
+
+    key = serializers.CharField(
+        read_only=True,
+        help_text='Send as "Authorization: Token <key>". Shown this once; only its hash is kept.',
+    )
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "key"]
+        read_only_fields = fields
 
 
 class AuditEventSerializer(StrictModelSerializer):

@@ -1,3 +1,4 @@
+from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
 from panel.api import views
@@ -16,4 +17,22 @@ def register(router: DefaultRouter) -> list:
     router.register("users", views.UserViewSet, basename="user")
     router.register("ssh-keys", views.SshKeyViewSet, basename="sshkey")
     router.register("audit-events", views.AuditEventViewSet, basename="auditevent")
-    return []
+    routes = []
+    for segment, viewset, name in [
+        ("ssh-keys", views.UserSshKeyViewSet, "user-sshkey"),
+        ("api-tokens", views.UserApiTokenViewSet, "user-apitoken"),
+    ]:
+        prefix = rf"^users/(?P<user_pk>[0-9]+)/{segment}"
+        routes += [
+            re_path(
+                rf"{prefix}{router.trailing_slash}$",
+                viewset.as_view({"get": "list", "post": "create"}),
+                name=f"{name}-list",
+            ),
+            re_path(
+                rf"{prefix}/(?P<pk>[0-9]+){router.trailing_slash}$",
+                viewset.as_view({"delete": "destroy"}),
+                name=f"{name}-detail",
+            ),
+        ]
+    return routes

@@ -173,3 +173,12 @@ class ApiTokenForm(forms.Form):
     def clean_allowed_cidrs(self):
         text = self.cleaned_data["allowed_cidrs"].replace(",", "\n")
         return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class NotificationsForm(forms.Form):
+    notify_by_email = forms.BooleanField(
+        label="Email me when an operation on my servers ends",
+        required=False,
+        help_text="A power action, an installation (with how to log in), a wipe: "
+        "whether it succeeded, failed or was cancelled.",
+    )

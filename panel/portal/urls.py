@@ -75,6 +75,7 @@ urlpatterns = [
     ),
     path("servers/", views.server_list, name="servers"),
     path("servers/<int:pk>/", views.server_detail, name="server"),
+    path("servers/<int:pk>/power/", views.power_live, name="server-power-live"),
     path("servers/<int:pk>/power/<str:action>/", views.power, name="server-power"),
     path("servers/<int:pk>/reinstall/", views.reinstall, name="server-reinstall"),
     path("operations/<int:pk>/", views.operation, name="operation"),
@@ -84,4 +85,5 @@ urlpatterns = [
     path("keys/<int:pk>/delete/", views.delete_ssh_key, name="ssh-key-delete"),
     path("tokens/", views.api_tokens, name="api-tokens"),
     path("tokens/<int:pk>/revoke/", views.revoke_api_token, name="api-token-revoke"),
+    path("settings/", views.account_settings, name="settings"),
 ]

@@ -13,6 +13,7 @@ from panel.models import ApiToken, SshKey
 from panel.portal import selectors
 from panel.portal.forms import (
     ApiTokenForm,
+    NotificationsForm,
     ReinstallForm,
     ServerFilterForm,
     SshKeyForm,
@@ -20,6 +21,8 @@ from panel.portal.forms import (
 )
 from provisioning import services, workflows
 from provisioning.models import Operation, OsTemplate
+from provisioning.selectors import login_details
+from provisioning.workflows.power import sensible_actions
 
 # The portal's power buttons: action -> (label, needs a confirmation, what it does).
 POWER_BUTTONS = {
@@ -60,18 +63,36 @@ def server_list(request):
     )
 
 
+def _power_context(server) -> dict:
+    """The power panel: the state, the running operation, the buttons that make sense now."""
+    bmc = getattr(server, "bmc", None)
+    offered = set(sensible_actions(bmc.power_state if bmc else "unknown"))
+    return {
+        "server": server,
+        "power_buttons": [
+            (action, label, confirm)
+            for action, (label, confirm, _) in POWER_BUTTONS.items()
+            if action in offered
+        ],
+        "active_operation": server.operations.active().order_by("-pk").first(),
+    }
+
+
 @login_required
 def server_detail(request, pk: int):
     server = selectors.server_detail(request.user, pk)
     return render(
         request,
         "portal/server_detail.html",
-        {
-            "server": server,
-            "power_buttons": POWER_BUTTONS,
-            "operations": selectors.recent_operations(server),
-        },
+        {**_power_context(server), "operations": selectors.recent_operations(server)},
     )
+
+
+@login_required
+def power_live(request, pk: int):
+    """The server page's power panel, which the page's script refreshes."""
+    server = selectors.server_detail(request.user, pk)
+    return render(request, "portal/power_panel.html", _power_context(server))
 
 
 @login_required
@@ -139,6 +160,7 @@ def _operation_context(request, pk: int) -> dict:
         "events": events,
         "steps": steps,
         "ended": op.state not in Operation.ACTIVE_STATES,
+        "login": login_details(op),
         "cancellable": services.may_cancel(request.user, op) and services.is_cancellable(op),
     }
 
@@ -210,9 +232,23 @@ def api_tokens(request):
 
 
 @login_required
-@require_POST
 def revoke_api_token(request, pk: int):
+    """GET: the confirmation. POST: revoke."""
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+    if request.method != "POST":
+        return render(request, "portal/token_revoke.html", {"token": token})
     people.revoke_api_token(actor=request.user, token=token)
     messages.success(request, f"Token {token.prefix} revoked.")
     return redirect("api-tokens")
+
+
+@login_required
+def account_settings(request):
+    initial = {"notify_by_email": request.user.notify_by_email}
+    # An unticked box posts nothing: an empty POST is still a submission.
+    form = NotificationsForm(request.POST if request.method == "POST" else None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        people.update_user(actor=request.user, user=request.user, **form.cleaned_data)
+        messages.success(request, "Settings saved.")
+        return redirect("settings")
+    return render(request, "portal/settings.html", {"form": form})

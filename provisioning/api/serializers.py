@@ -3,8 +3,9 @@ from rest_framework import serializers
 
 from inventory.api.serializers import ServerSerializer
 from panel.api.serializers import StrictModelSerializer, StrictSerializer, UserRefSerializer
+from panel.sshkeys import parse_public_key
 from provisioning.bmc import BOOT_DEVICES, POWER_ACTIONS
-from provisioning.installers import RAID_LAYOUTS
+from provisioning.installers import RAID_NAMES, WIPE_MODES
 from provisioning.models import Operation, OperationEvent, OsTemplate
 
 
@@ -55,6 +56,7 @@ class OperationSerializer(StrictModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "updated_at",
             "deadline",
             "attempts",
         ]
@@ -175,9 +177,24 @@ class PublicOsTemplateSerializer(OsTemplateSerializer):
         fields = ["id", "name", "family", "description", "tags"]
 
 
+class PublicKeyTextField(serializers.CharField):
+    """One OpenSSH public key line, checked here so each bad entry of a list is named."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=8192, **kwargs)
+
+    def to_internal_value(self, data):
+        text = super().to_internal_value(data)
+        try:
+            parse_public_key(text)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+        return text
+
+
 class InstallRequestSerializer(StrictSerializer):
     os_template = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
-    raid = serializers.ChoiceField(choices=list(RAID_LAYOUTS), default="no_raid")
+    raid = serializers.ChoiceField(choices=RAID_NAMES, default="no_raid")
     password = serializers.CharField(
         required=False, allow_blank=True, write_only=True, trim_whitespace=False, max_length=128
     )
@@ -186,12 +203,21 @@ class InstallRequestSerializer(StrictSerializer):
         required=False,
         default=list,
         max_length=50,
+        help_text="Ids of saved SSH keys: your own, or (staff) those of the server's owner",
+    )
+    ssh_key_texts = serializers.ListField(
+        child=PublicKeyTextField(),
+        required=False,
+        default=list,
+        max_length=50,
+        help_text='OpenSSH public key lines ("ssh-ed25519 AAAA... comment") to install this '
+        "time, without saving them",
     )
     reboot = serializers.ChoiceField(choices=["auto", "manual"], default="auto")
 
 
 class DiagnosticsRequestSerializer(StrictSerializer):
-    wipe = serializers.ChoiceField(choices=["none", "simple", "full"], default="none")
+    wipe = serializers.ChoiceField(choices=WIPE_MODES, default="none")
 
 
 class WipeRequestSerializer(StrictSerializer):

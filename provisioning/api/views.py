@@ -6,6 +6,8 @@ from rest_framework.response import Response
 
 from inventory.api.views import ServerViewSet
 from panel import audit
+from panel.api.filters import PanelFilterSet, UpdatedSinceFilter
+from panel.api.pagination import PageOrCursorPagination
 from panel.api.permissions import AdminWritesOnly
 from panel.api.views import PanelViewSet
 from panel.models import SshKey
@@ -126,12 +128,18 @@ class OperatedServerViewSet(ServerViewSet):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         template = OsTemplate.objects.visible_to(request.user).filter(pk=data["os_template"])
-        keys = list(SshKey.objects.filter(user=request.user, pk__in=data["ssh_keys"]))
+        keys = list(
+            SshKey.objects.filter(
+                user_id__in={request.user.pk, server.owner_id} - {None}, pk__in=data["ssh_keys"]
+            )
+        )
         errors = {}
         if not template.exists():
             errors["os_template"] = ["No such OS template."]
         if len(keys) != len(set(data["ssh_keys"])):
-            errors["ssh_keys"] = ["Unknown SSH key: use the ids of your saved keys."]
+            errors["ssh_keys"] = [
+                "Unknown SSH key: use the ids of saved keys, yours or the server owner's."
+            ]
         if errors:
             raise serializers.ValidationError(errors)
         return accepted(
@@ -142,6 +150,7 @@ class OperatedServerViewSet(ServerViewSet):
                 raid=data["raid"],
                 password=data.get("password", ""),
                 ssh_keys=keys,
+                ssh_key_texts=data["ssh_key_texts"],
                 reboot=data["reboot"],
             )
         )
@@ -219,11 +228,25 @@ class OsTemplateViewSet(
         services.delete_os_template(actor=self.request.user, template=template)
 
 
+class OperationFilter(PanelFilterSet):
+    updated_since = UpdatedSinceFilter(
+        help_text="Operations queued or changed at or after this ISO 8601 time: state, step, "
+        "progress, a cancel request, the result or error. They are kept until their server is "
+        "removed."
+    )
+
+    class Meta:
+        model = Operation
+        fields = ["server", "state", "kind"]
+
+
 class OperationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PanelViewSet):
     """Operations (jobs) on servers; customers see those on their own servers."""
 
-    filterset_fields = ["server", "state", "kind"]
-    ordering_fields = ["created_at", "finished_at"]
+    pagination_class = PageOrCursorPagination
+    cursor_ordering = "-id"
+    filterset_class = OperationFilter
+    ordering_fields = ["created_at", "finished_at", "updated_at"]
 
     def get_queryset(self):
         queryset = Operation.objects.visible_to(self.request.user).select_related(

@@ -69,6 +69,17 @@ def confirm(op: Operation, driver, observe) -> Wait | Done:
     return Wait(POLL_SECONDS)
 
 
+def sensible_actions(state: str) -> list[str]:
+    """The power actions worth offering for a server in `state` (all of them when unknown)."""
+    if state not in ("on", "off"):
+        return [plan.action for plan in POWER_PLANS.values()]
+    return [
+        plan.action
+        for plan in POWER_PLANS.values()
+        if (state == "on" if plan.needs_on else plan.ends != state)
+    ]
+
+
 def remember_requested_state(op: Operation) -> None:
     """The state the power sync holds the server to under the `enforce` drift policy."""
     Bmc.objects.filter(server_id=op.server_id).update(desired_power_state=POWER_PLANS[op.kind].ends)

@@ -9,6 +9,7 @@ cancel; a failed or cancelled run points the next boot at the disk again.
 """
 
 from django.conf import settings
+from django.utils import timezone
 
 from inventory.models import Server
 from provisioning.bmc import BmcError
@@ -60,13 +61,17 @@ def installing(op: Operation, driver, observe) -> Next | Park:
 
 def finalize(op: Operation, driver, observe) -> Done:
     driver.set_boot_device("disk")
-    result = {"boot_device": "disk"}
+    # The installer has rebooted the machine: read its power now, not at the next sweep.
+    result = {"boot_device": "disk", "power_state": observe(driver.power_state())}
     if op.kind == Operation.Kind.INSTALL:
-        Server.objects.filter(pk=op.server_id).update(current_os=op.params["os_name"])
+        Server.objects.filter(pk=op.server_id).update(
+            current_os=op.params["os_name"], updated_at=timezone.now()
+        )
         result["os"] = op.params["os_name"]
         return Done(f"{op.params['os_name']} is installed; the server boots from its disk.", result)
     if op.params.get("wipe", "none") != "none":
-        Server.objects.filter(pk=op.server_id).update(current_os="")  # the disks are blank
+        # The disks are blank.
+        Server.objects.filter(pk=op.server_id).update(current_os="", updated_at=timezone.now())
         result["wipe"] = op.params["wipe"]
     return Done(f"{op.get_kind_display()} finished; the server boots from its disk.", result)
 

@@ -1,21 +1,33 @@
-// Refreshes an operation's live part every 2 s until it has ended. No library.
+// Refreshes each [data-live-url] part of a page from its URL every data-live-seconds (2 s if
+// unset), until the part says it has ended ([data-ended="true"]). Paused while the tab is
+// hidden; the part is replaced only when it changed, so screen readers hear changes only.
 (function () {
   "use strict";
-  var live = document.getElementById("live");
-  if (!live || live.querySelector("[data-ended]").dataset.ended === "true") return;
-  function refresh() {
-    fetch(live.dataset.url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
-      .then(function (response) {
-        if (!response.ok) throw new Error(response.status);
-        return response.text();
-      })
-      .then(function (html) {
-        live.innerHTML = html;
-        if (live.querySelector("[data-ended]").dataset.ended !== "true") {
-          window.setTimeout(refresh, 2000);
-        }
-      })
-      .catch(function () { window.setTimeout(refresh, 5000); });
+  function ended(part) {
+    var marker = part.querySelector("[data-ended]");
+    return marker !== null && marker.dataset.ended === "true";
   }
-  window.setTimeout(refresh, 2000);
+  function follow(part) {
+    var seconds = Number(part.dataset.liveSeconds || 2);
+    var last = null;
+    function later(delay) { window.setTimeout(refresh, delay * 1000); }
+    function refresh() {
+      if (document.hidden) { later(seconds); return; }
+      fetch(part.dataset.liveUrl, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (response) {
+          if (!response.ok) throw new Error(response.status);
+          return response.text();
+        })
+        .then(function (html) {
+          if (html !== last) {
+            part.innerHTML = html;
+            last = html;
+          }
+          if (!ended(part)) later(seconds);
+        })
+        .catch(function () { later(seconds * 2.5); });
+    }
+    if (!ended(part)) later(seconds);
+  }
+  document.querySelectorAll("[data-live-url]").forEach(follow);
 })();

@@ -1,68 +1,27 @@
 """The portal in real Chromium (Debian's, driven by Playwright) against a live panel, a real
 qcluster worker and simlab machines that really network-boot. Screenshots of each main page
-go to artifacts/screenshots/ (the README shows some of them)."""
+go to artifacts/screenshots/, the light and dark ones the README shows to docs/screenshots/."""
 
-import os
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
+from inventory import ipam
+from panel import services as people
 from provisioning.models import Operation
-from tests.e2e.workers import Qcluster
-from tests.factories import ED25519, make_server
+from tests.e2e.browser import (
+    BROWSER_TEST_MARKS,
+    DOCS_SCREENSHOTS,
+    PASSWORD,
+    open_page,
+    page_problems,
+    sample_fleet,
+    shoot,
+    sync_api,
+)
+from tests.factories import ED25519, FINGERPRINT, make_pool, make_server
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-# between page actions are ordinary blocking calls, which Django would otherwise refuse.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-sync_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-PASSWORD = "a-long-test-password"
-
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium: .ci/run"),
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("shipped_os_templates"),
-]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(chromium, live_server):
-    """A page of a fresh context; the test fails if the page logged an error (a script error,
-    or anything the Content-Security-Policy refused)."""
-    context = chromium.new_context(
-        base_url=live_server.url, viewport={"width": 1280, "height": 900}
-    )
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    errors = []
-    page.on(
-        "console",
-        lambda message: (
-            message.type == "error"
-            and errors.append(f"{message.text} ({message.location.get('url')})")
-        ),
-    )
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.console_errors = errors
-    yield page
-    context.close()
-    assert not errors, errors
+pytestmark = BROWSER_TEST_MARKS
 
 
 @pytest.fixture
@@ -70,18 +29,6 @@ def machine(simlab, lab_server, live_server):
     simlab.change(lab_server.lab_port, power="on", boot_url=live_server.url, install_seconds=2)
     yield lab_server.lab_port
     simlab.change(lab_server.lab_port, boot_url="")
-
-
-@pytest.fixture
-def worker():
-    cluster = Qcluster(PANEL_BMC_TIMEOUT=3, PANEL_POWER_CONFIRM_SECONDS=10)
-    yield cluster
-    cluster.kill()  # the test is over; a graceful stop takes django-q2 up to 20 s
-
-
-def shoot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
 
 def log_in(page, email: str, password: str = PASSWORD) -> None:
@@ -198,3 +145,135 @@ def test_pages_fit_a_phone_and_start_with_a_skip_link(page, customer, admin):
         shoot(page, f"phone-{name}")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to the content"
+
+
+def test_power_off_then_on_with_the_live_state_then_reinstall_and_read_the_login_by_mail(
+    page, admin, customer, lab_server, simlab, machine, worker, smtp_server
+):
+    ipam.allocate_ip(actor=admin, server=lab_server, pool=make_pool())
+    log_in(page, customer.email)
+    page.goto(f"/servers/{lab_server.pk}/")
+    page.get_by_role("link", name="Power off…").click()  # the state is unknown: all are offered
+    page.get_by_role("button", name=f"Power off {lab_server.name}").click()
+    wait_for_state(page, "Succeeded")
+    page.get_by_role("link", name=lab_server.name, exact=True).click()
+    power = page.locator("#power-live")
+    sync_api.expect(power.locator("[data-power-state]")).to_have_attribute(
+        "data-power-state", "off"
+    )
+    sync_api.expect(power).to_contain_text("read just now")
+    sync_api.expect(power.get_by_role("link", name="Power off…")).to_have_count(0)
+
+    # A second tab on the server page sees the state change without being reloaded.
+    watcher = page.context.new_page()
+    watcher.goto(f"/servers/{lab_server.pk}/")
+    watched = watcher.locator("#power-live")
+    power.get_by_role("button", name="Power on").click()
+    wait_for_state(page, "Succeeded")
+    sync_api.expect(watched.locator("[data-power-state]")).to_have_attribute(
+        "data-power-state", "on", timeout=10_000
+    )
+    sync_api.expect(watched.get_by_role("button", name="Power on")).to_have_count(0)
+    sync_api.expect(watched.get_by_role("link", name="Power off…")).to_be_visible()
+    watcher.close()
+
+    people.add_ssh_key(actor=customer, public_key=ED25519)
+    page.goto(f"/servers/{lab_server.pk}/reinstall/")
+    page.get_by_label("Operating system").select_option(label="Debian 12")
+    page.get_by_label("Root password").fill("Correct-Horse-9")
+    page.get_by_label(re.compile("alice@laptop")).check()
+    page.get_by_label("Type the server's name to confirm").fill(lab_server.name)
+    page.get_by_role("button", name=f"Erase and reinstall {lab_server.name}").click()
+    wait_for_state(page, "Succeeded", timeout=90_000)
+    login = page.get_by_role("region", name="How to log in")
+    sync_api.expect(login).to_contain_text("ssh root@192.0.2.10")
+    sync_api.expect(login).to_contain_text(FINGERPRINT)
+    sync_api.expect(login).to_contain_text("The password you chose")
+    shoot(page, "install-login-details")
+    page.get_by_role("link", name=lab_server.name, exact=True).click()
+    sync_api.expect(page.locator("#power-live [data-power-state]")).to_have_attribute(
+        "data-power-state", "on"
+    )
+
+    mails = smtp_server.mailbox.wait_for(3)
+    assert [mail["Subject"] for mail in mails] == [
+        f"Power off · {lab_server.name}: succeeded",
+        f"Power on · {lab_server.name}: succeeded",
+        f"OS installation · {lab_server.name}: succeeded",
+    ]
+    assert all(mail["To"] == customer.email for mail in mails)
+    body = mails[2].get_content()
+    assert "ssh root@192.0.2.10" in body and FINGERPRINT in body
+    assert "Password: the password you chose" in body
+
+
+def portal_pages(admin, customer) -> list[tuple[str, str]]:
+    """Every kind of portal page, with something on it: (name, URL)."""
+    fleet = sample_fleet(admin, customer)
+    server, busy = fleet.server.pk, fleet.busy.pk
+    return [
+        ("servers", "/servers/"),
+        ("server", f"/servers/{server}/"),
+        ("power-confirm", f"/servers/{server}/power/off/"),
+        ("reinstall", f"/servers/{server}/reinstall/"),
+        ("operation", f"/operations/{fleet.install.pk}/"),
+        ("operation-running", f"/operations/{fleet.running.pk}/"),
+        ("server-busy", f"/servers/{busy}/"),
+        ("keys", "/keys/"),
+        ("tokens", "/tokens/"),
+        ("token-revoke", f"/tokens/{fleet.token.pk}/revoke/"),
+        ("settings", "/settings/"),
+        ("password", "/password/change/"),
+    ]
+
+
+SHOWN_IN_README = {"servers", "server", "operation", "keys"}
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_portal_page_passes_axe_and_fits_the_viewport(
+    chromium, live_server, admin, customer, scheme
+):
+    pages = portal_pages(admin, customer)
+    problems = []
+
+    def check(page, name: str, width: int) -> None:
+        assert page.evaluate("document.documentElement.dataset.bsTheme") == scheme
+        problems.extend(page_problems(page, name, width))
+
+    for width, height in ((1280, 900), (390, 844)):
+        with open_page(
+            chromium,
+            live_server,
+            width,
+            height,
+            color_scheme=scheme,
+            permissions=["clipboard-read", "clipboard-write"],
+        ) as page:
+            page.goto("/login/")
+            check(page, "login", width)
+            log_in(page, customer.email)
+            for name, url in pages:
+                assert page.goto(url).status == 200, url
+                check(page, name, width)
+                if width == 1280 and name in SHOWN_IN_README:
+                    shoot(page, f"portal-{name}-{scheme}", DOCS_SCREENSHOTS)
+            if width == 390:
+                page.goto("/servers/")
+                row = page.get_by_role("row", name=re.compile("web-01"))
+                sync_api.expect(row).to_contain_text("192.0.2.10")
+                sync_api.expect(row).to_contain_text("On")
+                shoot(page, f"portal-phone-servers-{scheme}", DOCS_SCREENSHOTS)
+            page.goto("/keys/")
+            delete = page.get_by_role("button", name="Delete key alice@laptop")
+            sync_api.expect(delete).to_be_in_viewport()
+            page.goto("/tokens/")
+            page.get_by_label("Name").fill("automation")
+            page.get_by_role("button", name="Create token").click()
+            sync_api.expect(page.get_by_label("New API token")).to_be_visible()
+            check(page, "new-token", width)
+            page.get_by_role("button", name="Copy").click()
+            sync_api.expect(page.get_by_role("button", name="Copied")).to_be_visible()
+            copied = page.evaluate("navigator.clipboard.readText()")
+            assert copied == page.get_by_label("New API token").input_value()
+    assert not problems, "\n".join(problems)

@@ -68,7 +68,9 @@ def test_a_simulated_server_installs_itself(owner_api, lab_server, simlab, machi
     op_id = install(owner_api, lab_server, os_template=alma(), raid="raid_1", ssh_keys=[key["id"]])
     op = ended(op_id)
     assert op.state == "succeeded", op.error
-    assert op.progress == 100 and op.result == {"boot_device": "disk", "os": "AlmaLinux 9"}
+    assert op.progress == 100
+    assert op.result == {"boot_device": "disk", "os": "AlmaLinux 9", "power_state": "on"}
+    assert Server.objects.get(pk=lab_server.pk).bmc.power_state == "on"  # read after its boot
     state = simlab.wait_for(machine, os="AlmaLinux 9")  # it reboots after reporting done
     assert state["netboots"] == 1
     assert state["boot_device"] == "disk" and state["power"] == "on"

@@ -23,6 +23,9 @@ MODELS = [
     "inventory.network",
     "inventory.ippool",
     "inventory.ipaddress",
+    "provisioning.operation",
+    "provisioning.ostemplate",
+    "provisioning.bootticket",
 ]
 
 

@@ -8,14 +8,15 @@ import pytest
 from django.utils import timezone
 
 from inventory.models import Server
-from tests.e2e.test_portal_browser import chromium, log_in, page, shoot, sync_api  # noqa: F401
+from tests.e2e.browser import needs_chromium, shoot, sync_api
+from tests.e2e.test_portal_browser import log_in
 from tests.network.traffic import feed, make_port
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, needs_chromium, pytest.mark.django_db(transaction=True)]
 
 
 def test_the_chart_draws_the_last_day_on_the_customer_and_staff_pages(
-    page,  # noqa: F811
+    page,
     admin,
     customer,
     owned_server,

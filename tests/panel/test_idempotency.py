@@ -1,6 +1,7 @@
 import pytest
 from rest_framework.response import Response
 
+from inventory import ipam
 from inventory.models import IpAddress
 from panel.api import idempotency
 from panel.models import AuditEvent, IdempotencyRecord
@@ -119,12 +120,19 @@ def test_only_answers_that_decided_are_stored(admin, status, stored):
     assert IdempotencyRecord.objects.filter(key=f"k-{status}").exists() == stored
 
 
+# The DCImanager-compatible login is public and answers a secret, never stored for a replay;
+# its logout ends the DCI session it is authenticated by, which no API token is.
+DCI_LOGIN, DCI_LOGOUT = "/api/auth/v4/public/token/", "/api/auth/v4/token/"
+
+
 def test_every_post_documents_the_idempotency_key_header(client):
     schema = client.get("/api/schema/?format=json").json()
     posts = [
         item["post"]
         for path, item in schema["paths"].items()
-        if "post" in item and path.startswith("/api/")  # not the machines' boot endpoints
+        if "post" in item
+        and path.startswith("/api/")  # not the machines' boot endpoints
+        and path != DCI_LOGIN
     ]
     assert len(posts) > 10
     for post in posts:
@@ -134,8 +142,50 @@ def test_every_post_documents_the_idempotency_key_header(client):
 
 def test_each_operation_names_token_auth_once(client):
     schema = client.get("/api/schema/?format=json").json()
-    api = [item for path, item in schema["paths"].items() if path.startswith("/api/")]
+    api = [
+        item
+        for path, item in schema["paths"].items()
+        if path.startswith("/api/") and path not in {DCI_LOGIN, DCI_LOGOUT}
+    ]
     for item in api:
         for operation in item.values():
             names = [name for entry in operation["security"] for name in entry]
             assert names.count("tokenAuth") == 1, operation["operationId"]
+
+
+def test_a_retried_delete_gets_the_first_answer_not_a_404(admin_api, free_server):
+    ip = ipam.allocate_ip(actor=admin_api.user, server=free_server, pool=make_pool())
+    url = f"/api/v1/servers/{free_server.pk}/ips/{ip.pk}/"
+    first = admin_api.delete(url, HTTP_IDEMPOTENCY_KEY="release-1")
+    retry = admin_api.delete(url, HTTP_IDEMPOTENCY_KEY="release-1")
+    assert first.status_code == retry.status_code == 204
+    assert "Idempotent-Replayed" not in first
+    assert retry["Idempotent-Replayed"] == "true"
+    assert AuditEvent.objects.filter(action="ip.release").count() == 1
+    assert admin_api.delete(url).status_code == 404  # without the key: an ordinary DELETE
+
+
+def test_the_same_key_on_another_delete_is_a_conflict(admin_api, free_server):
+    pool = make_pool()
+    first, second = (
+        ipam.allocate_ip(actor=admin_api.user, server=free_server, pool=pool) for _ in range(2)
+    )
+    base = f"/api/v1/servers/{free_server.pk}/ips/"
+    assert admin_api.delete(f"{base}{first.pk}/", HTTP_IDEMPOTENCY_KEY="k").status_code == 204
+    clash = admin_api.delete(f"{base}{second.pk}/", HTTP_IDEMPOTENCY_KEY="k")
+    assert clash.status_code == 409
+    assert "different request" in clash.json()["detail"]
+    assert IpAddress.objects.filter(pk=second.pk).exists()
+
+
+def test_a_delete_and_a_post_cannot_share_a_key(admin_api, free_server):
+    ip = ipam.allocate_ip(actor=admin_api.user, server=free_server, pool=make_pool())
+    url = f"/api/v1/servers/{free_server.pk}/ips/"
+    assert admin_api.delete(f"{url}{ip.pk}/", HTTP_IDEMPOTENCY_KEY="one").status_code == 204
+    assert admin_api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="one").status_code == 409
+
+
+def test_the_schema_offers_the_key_on_deletes(client):
+    schema = client.get("/api/schema/?format=json").json()
+    delete = schema["paths"]["/api/v1/servers/{server_pk}/ips/{id}/"]["delete"]
+    assert "Idempotency-Key" in [parameter["name"] for parameter in delete["parameters"]]

@@ -2,14 +2,17 @@
 
 import html
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from inventory import ipam
+from panel import services as people
 from panel.models import ApiToken, AuditEvent, SshKey
 from provisioning.models import Operation, OsTemplate
-from tests.factories import ED25519, make_pool, make_server
+from tests.factories import ED25519, FINGERPRINT, make_pool, make_server
 
 PASSWORD = "a-long-test-password"
 
@@ -152,7 +155,7 @@ def test_reinstall_starts_the_install_and_shows_its_progress(browser, owned_serv
     assert response["Location"] == f"/operations/{op.pk}/"
     assert op.params["ssh_key_names"] == ["laptop"] and op.params["reboot"] == "manual"
     page = page_text(browser.get(f"/operations/{op.pk}/"))
-    assert "OS installation on" in page and "Cancel this os installation" in page
+    assert "OS installation · " in page and "Cancel this OS installation" in page
     live = page_text(browser.get(f"/operations/{op.pk}/live/"))
     assert "Queued" in live and "<html" not in live
     cancelled = browser.post(f"/operations/{op.pk}/cancel/", follow=True)
@@ -268,3 +271,78 @@ def test_a_suspended_server_shows_why_and_offers_no_actions(browser, owned_serve
     refused = browser.post(f"/servers/{owned_server.pk}/power/on/", follow=True)
     assert "is suspended (Invoice 1234 unpaid)" in page_text(refused)
     assert not Operation.objects.exists()
+
+
+def power_buttons_offered(browser, server) -> set[str]:
+    panel = page_text(browser.get(f"/servers/{server.pk}/power/"))
+    labels = ("Power on", "Graceful shutdown…", "Power off…", "Reset…", "Power cycle…")
+    return {label for label in labels if label in panel}
+
+
+def test_only_the_power_buttons_that_fit_the_state_are_offered(browser, owned_server):
+    bmc = owned_server.bmc
+    assert len(power_buttons_offered(browser, owned_server)) == 5  # unknown: all of them
+    bmc.power_state = "off"
+    bmc.save()
+    assert power_buttons_offered(browser, owned_server) == {"Power on"}
+    bmc.power_state = "on"
+    bmc.save()
+    assert power_buttons_offered(browser, owned_server) == {
+        "Graceful shutdown…",
+        "Power off…",
+        "Reset…",
+        "Power cycle…",
+    }
+
+
+def test_the_server_page_refreshes_its_power_panel(browser, owned_server, other_customer):
+    bmc = owned_server.bmc
+    bmc.power_state, bmc.power_state_read_at = "on", timezone.now()
+    bmc.save()
+    page = browser.get(f"/servers/{owned_server.pk}/").content.decode()
+    assert f'data-live-url="/servers/{owned_server.pk}/power/"' in page
+    panel = page_text(browser.get(f"/servers/{owned_server.pk}/power/"))
+    assert 'data-power-state="on"' in panel and "read just now" in panel
+    bmc.power_state_read_at = timezone.now() - timedelta(minutes=3)
+    bmc.save()
+    assert "read 3 minutes ago" in page_text(browser.get(f"/servers/{owned_server.pk}/power/"))
+    op = Operation.objects.create(server=owned_server, kind="power_off", state="running")
+    busy = page_text(browser.get(f"/servers/{owned_server.pk}/power/"))
+    assert f"/operations/{op.pk}/" in busy and "Power off in progress" in busy
+    assert power_buttons_offered(browser, owned_server) == set()  # they would be refused
+    stranger = Client()
+    stranger.force_login(other_customer)
+    assert stranger.get(f"/servers/{owned_server.pk}/power/").status_code == 404
+
+
+def test_a_finished_install_shows_how_to_log_in(browser, admin, owned_server):
+    ipam.allocate_ip(actor=admin, server=owned_server, pool=make_pool())
+    params = {"os_name": "Debian 12", "ssh_keys": [ED25519], "ssh_key_names": ["alice@laptop"]}
+    op = Operation.objects.create(server=owned_server, kind="install", params=params)
+    assert "How to log in" not in page_text(browser.get(f"/operations/{op.pk}/"))
+    Operation.objects.filter(pk=op.pk).update(state="succeeded")
+    text = page_text(browser.get(f"/operations/{op.pk}/live/"))
+    assert "ssh root@192.0.2.10" in text and FINGERPRINT in text and "(alice@laptop)" in text
+    assert "The password you chose" not in text
+    Operation.objects.filter(pk=op.pk).update(params={**params, "root_password": True})
+    assert "The password you chose" in page_text(browser.get(f"/operations/{op.pk}/"))
+
+
+def test_revoking_a_token_asks_first(browser, customer):
+    token, _ = people.create_api_token(actor=customer, user=customer, name="billing")
+    confirm = page_text(browser.get(f"/tokens/{token.pk}/revoke/"))
+    assert "Revoke token billing?" in confirm and "lose access to the API at once" in confirm
+    assert ApiToken.objects.filter(pk=token.pk).exists()
+    assert "Revoke…" in page_text(browser.get("/tokens/"))
+
+
+def test_mail_about_operations_can_be_turned_off(browser, customer):
+    assert re.search(r"name=\"notify_by_email\"[^>]* checked", page_text(browser.get("/settings/")))
+    response = browser.post("/settings/", {}, follow=True)
+    assert "Settings saved." in page_text(response)
+    customer.refresh_from_db()
+    assert customer.notify_by_email is False
+    assert AuditEvent.objects.filter(action="user.update", target_id=str(customer.pk)).exists()
+    browser.post("/settings/", {"notify_by_email": "on"})
+    customer.refresh_from_db()
+    assert customer.notify_by_email is True

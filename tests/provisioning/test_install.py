@@ -7,7 +7,7 @@ import re
 import pytest
 from django.utils import timezone
 
-from inventory.models import Server
+from inventory.models import Bmc, Server
 from provisioning.models import BootTicket, Operation, OsTemplate
 from provisioning.tasks import run_operation
 from tests.factories import make_server
@@ -74,9 +74,12 @@ def test_a_full_install(owner_api, client, lab_server, simlab, alma, key):
         client.post(events, {"event": "done"}, content_type="application/json").status_code == 202
     )
     assert client.post(events, {"event": "done"}).status_code == 200  # a retry is harmless
+    Bmc.objects.filter(server=lab_server).update(power_state="off", power_state_read_at=None)
     run_operation(op.pk)
     op.refresh_from_db()
     assert op.state == "succeeded", op.error
+    bmc = Bmc.objects.get(server=lab_server)  # read after the final boot, not at the next sweep
+    assert bmc.power_state == "on" and bmc.power_state_read_at is not None
     assert simlab.machine(lab_server.lab_port)["boot_device"] == "disk"
     assert Server.objects.get(pk=lab_server.pk).current_os == "AlmaLinux 9"
     assert BootTicket.objects.get(operation=op).state == "done"
@@ -233,7 +236,8 @@ def test_diagnostics_store_the_facts_the_utility_image_reports(owner_api, client
     client.post(f"/boot/events/{secret}", {"event": "done"})
     run_operation(op_id)
     op = Operation.objects.get(pk=op_id)
-    assert op.state == "succeeded" and op.result == {"boot_device": "disk", "wipe": "simple"}
+    assert op.state == "succeeded"
+    assert op.result == {"boot_device": "disk", "power_state": "on", "wipe": "simple"}
     assert Server.objects.get(pk=lab_server.pk).facts == facts
 
 

@@ -2,12 +2,15 @@
 simlab's SNMP switch and PDU agents on loopback (real pysnmp agents, read back by the panel
 and checked at the agent)."""
 
+import threading
 import time
 
 import pytest
 from django.conf import settings
+from django.db import connections
 
 from inventory.models import Bmc, PduOutlet, Switch, SwitchPort
+from network import portsync
 from panel.models import AuditEvent
 from provisioning import services
 from provisioning.models import Operation
@@ -145,3 +148,29 @@ def test_a_bmc_port_shut_at_the_switch_is_audited_but_never_resumes_a_suspended_
     assert report.drifted and not report.to_resume and not report.to_suspend
     assert not Operation.objects.filter(kind=Operation.Kind.RESUME).exists()
     assert simlab.port_at_switch(cabled_server.cable.data_if_index)["admin"] == "down"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sweep_never_undoes_nor_calls_drift_what_a_suspend_did_while_it_ran(
+    simlab, cabled_server, admin_api
+):
+    """The sweep read the data port up, a suspend shut it meanwhile: storing the older read
+    would show the port up, and calling it drift would resume a suspended server."""
+    data_port = SwitchPort.objects.get(if_index=cabled_server.cable.data_if_index)
+    Switch.objects.update(drift_policy=Switch.DriftPolicy.ENFORCE, next_poll_at=None)
+    simlab.change_pdu(silent=True)  # holds the sweep for one SNMP timeout
+    reports = []
+    sweeping = threading.Thread(
+        target=lambda: (reports.append(portsync.sweep()), connections.close_all())
+    )
+    try:
+        sweeping.start()
+        time.sleep(1)  # the switch has answered: the data port is up
+        run(admin_api.post(f"/api/v1/servers/{cabled_server.pk}/suspend/", {"reason": "unpaid"}))
+        sweeping.join(timeout=60)
+    finally:
+        simlab.change_pdu(silent=False)
+    data_port.refresh_from_db()
+    assert data_port.admin_status == "down"
+    assert not reports[0].drifted and not reports[0].to_resume
+    assert not AuditEvent.objects.filter(action="switch_port.drift").exists()

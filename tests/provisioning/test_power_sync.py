@@ -1,8 +1,10 @@
 """The periodic power-state sweep against simlab BMCs."""
 
+import threading
 import time
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from inventory.models import Bmc
@@ -156,3 +158,22 @@ def test_a_read_of_a_server_deleted_meanwhile_is_dropped_not_a_500(admin, simlab
     with pytest.raises(powersync.BmcError):
         powersync.read_now(silent)
     assert not Bmc.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sweep_never_overwrites_a_state_an_operation_read_while_it_ran(
+    rack_of_lab_servers, simlab
+):
+    """Found in CI: a billing module's power-on completed, then the sweep that had read the
+    server off a moment before stored its older reading, and the server showed off."""
+    silent, powered = rack_of_lab_servers[:2]
+    simlab.change(silent.lab_port, silent=True)  # holds the sweep for one BMC timeout
+    simlab.change(powered.lab_port, power="off")
+    sweeping = threading.Thread(target=lambda: (powersync.sweep(), connections.close_all()))
+    sweeping.start()
+    time.sleep(1)  # the sweep has read `powered` off and waits for the silent BMC
+    simlab.change(powered.lab_port, power="on")
+    powersync.record_power_state(Bmc.objects.get(server=powered), "on")  # as a power-on does
+    sweeping.join(timeout=30)
+    assert states()[powered.pk] == "on"
+    assert Bmc.objects.get(server=rack_of_lab_servers[2]).power_state_read_at is not None

@@ -8,9 +8,11 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django_q.conf import Conf
+from django_q.signals import post_spawn
 
 from inventory.models import Bmc
-from provisioning import engine, services
+from provisioning import engine, services, tasks
 from provisioning.models import BootTicket, Operation
 from provisioning.tasks import run_operation
 
@@ -256,3 +258,18 @@ def test_a_cancel_before_the_start_says_who_asked_for_it(admin, lab_server, cust
     op = services.request_power(actor=customer, server=lab_server, action="on")
     op = services.cancel_operation(actor=admin, operation=op)
     assert op.error == "Cancelled by hosting staff before it started."
+
+
+def test_recovery_starts_once_per_worker_process_and_never_in_sync_mode(monkeypatch):
+    """django-q2's sync mode sends post_spawn in the caller's process for every task: a
+    recovery thread there would queue other processes' operations on this process's broker."""
+    passes = []
+    monkeypatch.setattr(tasks, "_recover_forever", lambda: passes.append("recovery"))
+    monkeypatch.setattr(tasks, "_recovery_started", False)
+    monkeypatch.setattr(Conf, "SYNC", True)
+    post_spawn.send(sender="django_q", proc_name="MainProcess")
+    monkeypatch.setattr(Conf, "SYNC", False)
+    for _ in range(3):
+        post_spawn.send(sender="django_q", proc_name="Process-1:1")
+    time.sleep(0.2)  # the thread's target ran
+    assert passes == ["recovery"]

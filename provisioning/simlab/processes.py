@@ -1,0 +1,64 @@
+"""The demo's child processes: each in its own process group, so that stopping one stops what
+it started too (qcluster's workers, simlab's racks), and none outlives the demo."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+
+STOP_SECONDS = 5
+
+
+class ChildExited(Exception):
+    def __init__(self, name: str, code: int):
+        super().__init__(f"{name} stopped (exit code {code}); see its output above.")
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen
+
+    def group_alive(self) -> bool:
+        self.process.poll()  # reap the leader, which would otherwise count as alive
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def signal_group(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signum)
+
+
+class Children:
+    def __init__(self):
+        self.running: list[Child] = []
+
+    def start(self, name: str, command: list[str], env: dict[str, str]) -> Child:
+        process = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603
+        child = Child(name, process)
+        self.running.append(child)
+        return child
+
+    def check(self) -> None:
+        """Raise ChildExited when one of them has stopped (it could not bind its port...)."""
+        for child in self.running:
+            code = child.process.poll()
+            if code is not None:
+                raise ChildExited(child.name, code)
+
+    def stop(self, seconds: float = STOP_SECONDS) -> None:
+        """SIGTERM to every group, then SIGKILL to what is left after `seconds`."""
+        for child in self.running:
+            child.signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + seconds
+        while any(child.group_alive() for child in self.running) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for child in self.running:
+            child.signal_group(signal.SIGKILL)
+            child.process.wait()
+        self.running = []
