@@ -22,7 +22,6 @@ import ipaddress
 import os
 import shutil
 import statistics
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -30,13 +29,11 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from benchlib import (
-    ROOT,
     create_database,
     database_version,
     drop_database,
-    free_port,
+    gunicorn,
     setup_django,
-    wait_for_http,
 )
 
 PROFILES = 20
@@ -247,26 +244,16 @@ def endpoints(fleet: dict) -> list[tuple[str, str, str]]:
 
 
 def measure(fleet: dict, requests: int) -> None:
-    port = free_port()
-    web = subprocess.Popen(
-        ["gunicorn", "panel.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "--log-level", "warning"],
-        cwd=ROOT,
-        env={**os.environ, "LOG_LEVEL": "ERROR"},  # not a line per refused request
-    )
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/login/")
+    with gunicorn(workers=2) as base:
         print(f"\n{'list':34} {'HTTP':>4} {'n':>3} {'median ms':>9} {'p95 ms':>7} {'queries':>7}")
         for label, path, who in endpoints(fleet):
-            status, seconds = _timed(f"http://127.0.0.1:{port}{path}", fleet, who, requests)
+            status, seconds = _timed(f"{base}{path}", fleet, who, requests)
             p95 = statistics.quantiles(seconds, n=20)[-1] if len(seconds) > 1 else seconds[0]
             median = statistics.median(seconds)
             print(
                 f"{label:34} {status:>4} {len(seconds):>3} {median * 1000:9.1f} "
                 f"{p95 * 1000:7.1f} {_queries(path, fleet, who):>7}"
             )
-    finally:
-        web.terminate()
-        web.wait(timeout=30)
 
 
 def _headers(fleet: dict, who: str) -> dict:

@@ -1,5 +1,6 @@
 """What the bench scripts share: a throwaway panel database and a simlab that enrols itself."""
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -53,6 +54,27 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn(workers: int = 2, threads: int = 1, code: Path = ROOT):
+    """The panel under gunicorn on a free loopback port (the code in `code`, on the database
+    the environment names); yields its base URL."""
+    port = free_port()
+    web = subprocess.Popen(
+        [
+            *("gunicorn", "panel.wsgi", "-b", f"127.0.0.1:{port}"),
+            *("-w", str(workers), "--threads", str(threads), "--log-level", "warning"),
+        ],
+        cwd=code,
+        env={**os.environ, "LOG_LEVEL": "ERROR"},  # not a line per refused request
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/login/")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        web.terminate()
+        web.wait(timeout=30)
 
 
 def wait_for_http(url: str, timeout: float = 60) -> None:

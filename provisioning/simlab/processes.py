@@ -5,10 +5,16 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 
 STOP_SECONDS = 5
+
+
+class StopRequested(Exception):
+    """Ctrl-C or SIGTERM, seen where the caller checks (never raised inside a library call:
+    an exception there, between Popen.poll's lock and its release, hangs Popen.wait)."""
 
 
 class ChildExited(Exception):
@@ -37,6 +43,14 @@ class Child:
 class Children:
     def __init__(self):
         self.running: list[Child] = []
+        self.stop_requested = threading.Event()
+
+    def ask_to_stop(self, *_signal) -> None:
+        """A signal handler: only sets a flag, which check() and pause() act on."""
+        self.stop_requested.set()
+
+    def pause(self, seconds: float) -> None:
+        self.stop_requested.wait(seconds)
 
     def start(self, name: str, command: list[str], env: dict[str, str]) -> Child:
         process = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603
@@ -45,7 +59,10 @@ class Children:
         return child
 
     def check(self) -> None:
-        """Raise ChildExited when one of them has stopped (it could not bind its port...)."""
+        """Raise StopRequested once asked to stop, ChildExited when one of them has stopped (it
+        could not bind its port...)."""
+        if self.stop_requested.is_set():
+            raise StopRequested
         for child in self.running:
             code = child.process.poll()
             if code is not None:

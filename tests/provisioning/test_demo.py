@@ -9,6 +9,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +19,7 @@ import pytest
 
 from panel import secretkey
 from provisioning.simlab.ports import is_free
-from provisioning.simlab.processes import ChildExited, Children
+from provisioning.simlab.processes import ChildExited, Children, StopRequested
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -152,6 +153,18 @@ def test_a_child_that_stops_is_reported_with_its_exit_code():
         children.stop()
 
 
+def test_a_stop_signal_only_sets_a_flag_that_the_wait_and_the_check_act_on():
+    """Raising from the handler could land inside Popen.poll, holding its lock, and the
+    stop's Popen.wait would then hang (seen once in CI: the demo never exited)."""
+    children = Children()
+    threading.Timer(0.2, children.ask_to_stop, args=(signal.SIGINT, None)).start()
+    began = time.monotonic()
+    children.pause(30)
+    assert time.monotonic() - began < 5
+    with pytest.raises(StopRequested):
+        children.check()
+
+
 STUBBORN = """
 import signal, subprocess, sys, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -229,6 +242,8 @@ def test_a_stop_signal_stops_every_child_of_a_running_demo(tmp_path, signum):
                 break
         else:
             pytest.fail(f"the demo stopped before it was ready (exit code {demo.wait()})")
+        # Its children write to the same pipe: read on, or a full pipe blocks their stop.
+        threading.Thread(target=demo.stdout.read, daemon=True).start()
         time.sleep(2)  # qcluster's workers are up
         if signum == signal.SIGTERM:
             _serves_as_production_does(demo_ports_of(demo.args))

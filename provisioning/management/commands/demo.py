@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from panel import services as people
 from provisioning.simlab import demo
 from provisioning.simlab.ports import Listener, taken
-from provisioning.simlab.processes import ChildExited, Children
+from provisioning.simlab.processes import ChildExited, Children, StopRequested
 
 DEMO_TRAFFIC_SECONDS = 60
 # simlab's machines boot from loopback addresses (their own in 127.1.0.0/16 on Linux).
@@ -27,14 +27,6 @@ PORTS = [
     ("--switch-port", "PANEL_DEMO_SWITCH_PORT", demo.SWITCH_BASE_PORT, "udp", "the SNMP switch"),
     ("--pdu-port", "PANEL_DEMO_PDU_PORT", demo.PDU_BASE_PORT, "udp", "the SNMP PDU"),
 ]
-
-
-class Stop(Exception):
-    """SIGTERM: stop like Ctrl-C does."""
-
-
-def _stop(*_):
-    raise Stop
 
 
 class Command(BaseCommand):
@@ -84,8 +76,9 @@ class Command(BaseCommand):
         if seed_only:
             self.stdout.write(_banner(base, key, ports, servers))
             return
-        signal.signal(signal.SIGTERM, _stop)
         children = Children()
+        signal.signal(signal.SIGINT, children.ask_to_stop)
+        signal.signal(signal.SIGTERM, children.ask_to_stop)
         try:
             _start(children, host, options["port"], base, ports, servers)
             _wait_until_serving(children, host, options["port"])
@@ -94,16 +87,13 @@ class Command(BaseCommand):
             self.stdout.flush()
             while True:
                 children.check()
-                time.sleep(0.5)
+                children.pause(0.5)
         except ChildExited as exc:
             raise CommandError(str(exc)) from None
-        except (KeyboardInterrupt, Stop):
+        except StopRequested:
             self.stdout.write("Stopping the demo.")
         finally:
-            # A second Ctrl-C must not cut the stop short and leave children behind.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            children.stop()
+            children.stop()  # a second Ctrl-C only sets the flag again: it cannot cut this short
 
 
 def _listeners(host: str, web_port: int, ports: demo.LabPorts, servers: int) -> list[Listener]:
@@ -191,7 +181,7 @@ def _wait_until_serving(children: Children, host: str, port: int) -> None:
             socket.create_connection((host.strip("[]"), port), timeout=1).close()
             return
         except OSError:
-            time.sleep(0.2)
+            children.pause(0.2)
     raise CommandError(f"The web panel did not start on port {port}; see its output above.")
 
 
@@ -213,7 +203,7 @@ def _switch_on(children: Children, ports: demo.LabPorts, machines: list[int]) ->
             except OSError:
                 if time.monotonic() > deadline:
                     raise CommandError("simlab did not start; see its output above.") from None
-                time.sleep(0.5)
+                children.pause(0.5)
 
 
 def _banner(base: str, key: str, ports: demo.LabPorts, servers: int) -> str:
