@@ -246,7 +246,8 @@ def endpoints(fleet: dict) -> list[tuple[str, str, str]]:
     ]
 
 
-def measure(fleet: dict, requests: int) -> None:
+def measure(fleet: dict, requests: int, lists: list[tuple[str, str, str]] | None = None) -> None:
+    """Time `lists` (label, path, who), by default every list in `endpoints`."""
     port = free_port()
     web = subprocess.Popen(
         ["gunicorn", "panel.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "--log-level", "warning"],
@@ -256,7 +257,7 @@ def measure(fleet: dict, requests: int) -> None:
     try:
         wait_for_http(f"http://127.0.0.1:{port}/login/")
         print(f"\n{'list':34} {'HTTP':>4} {'n':>3} {'median ms':>9} {'p95 ms':>7} {'queries':>7}")
-        for label, path, who in endpoints(fleet):
+        for label, path, who in lists or endpoints(fleet):
             status, seconds = _timed(f"http://127.0.0.1:{port}{path}", fleet, who, requests)
             p95 = statistics.quantiles(seconds, n=20)[-1] if len(seconds) > 1 else seconds[0]
             median = statistics.median(seconds)
