@@ -61,7 +61,8 @@ def main() -> None:
         fleet = seed(args.servers)
         grow(args.operations, args.customers)
         print(f"seeded in {time.monotonic() - began:.0f} s")
-        measure({**fleet, "session": staff_session()}, args.requests, changelists(fleet))
+        fleet = {**fleet, "session": staff_session(), **middle_server(fleet)}
+        measure(fleet, args.requests, changelists(fleet))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         if args.postgres:
@@ -129,6 +130,14 @@ def staff_session() -> str:
     return client.cookies["sessionid"].value
 
 
+def middle_server(fleet: dict) -> dict:
+    """The rack and owner of a server mid-fleet (an owned one), for their filters."""
+    from inventory.models import Server
+
+    owned = Server.objects.filter(pk__gte=fleet["middle_id"], owner__isnull=False).order_by("pk")
+    return owned.values("rack", "owner")[0]
+
+
 def changelists(fleet: dict) -> list[tuple[str, str, str]]:
     servers, operations = "/admin/inventory/server/", "/admin/provisioning/operation/"
     return [
@@ -139,7 +148,8 @@ def changelists(fleet: dict) -> list[tuple[str, str, str]]:
             f"{servers}?rack__location__id__exact={fleet['location']}",
             "session",
         ),
-        ("admin servers, owner", f"{servers}?owner__id__exact={fleet['customer']}", "session"),
+        ("admin servers, owner", f"{servers}?owner={fleet['owner']}", "session"),
+        ("admin servers, rack", f"{servers}?rack={fleet['rack']}", "session"),
         ("admin servers ?q=<name>", f"{servers}?q=srv-00042", "session"),
         ("admin servers, page 200", f"{servers}?p=200", "session"),
         ("admin operations", operations, "session"),
@@ -154,7 +164,13 @@ def changelists(fleet: dict) -> list[tuple[str, str, str]]:
         ("admin operations, by the panel", f"{operations}?requested_by=panel", "session"),
         ("admin operations, page 100", f"{operations}?p=100", "session"),
         ("admin audit events", "/admin/panel/auditevent/", "session"),
+        ("admin audit events ?action=", "/admin/panel/auditevent/?action=server.create", "session"),
         ("admin webhook deliveries", "/admin/webhooks/delivery/", "session"),
+        (
+            "admin deliveries ?event__type=",
+            "/admin/webhooks/delivery/?event__type=server.released",
+            "session",
+        ),
     ]
 
 
