@@ -11,12 +11,10 @@ p95 of `--requests` sequential requests, and the queries one request makes.
 """
 
 import argparse
-import os
-import shutil
 import time
 
 from api_list import measure, seed
-from benchlib import create_database, database_version, drop_database, setup_django
+from benchlib import bench_database, database_version
 
 DELIVERIES = 100_000
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/bench_admin_lists"
@@ -48,14 +46,7 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help=f"on {POSTGRES_URL}")
     args = parser.parse_args()
 
-    os.environ.pop("REDIS_URL", None)
-    os.environ.pop("DATABASE_URL", None)
-    os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
-    if args.postgres:
-        create_database(POSTGRES_URL)
-        os.environ["DATABASE_URL"] = POSTGRES_URL
-    workdir = setup_django()
-    try:
+    with bench_database(POSTGRES_URL if args.postgres else None):
         print(f"{database_version()}, {args.servers:,} servers, {args.operations:,} operations")
         began = time.monotonic()
         fleet = seed(args.servers)
@@ -63,13 +54,6 @@ def main() -> None:
         print(f"seeded in {time.monotonic() - began:.0f} s")
         fleet = {**fleet, "session": staff_session(), **middle_server(fleet)}
         measure(fleet, args.requests, changelists(fleet))
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-        if args.postgres:
-            from django.db import connections
-
-            connections.close_all()
-            drop_database(POSTGRES_URL)
 
 
 def grow(operations: int, customers: int) -> None:

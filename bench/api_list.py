@@ -20,7 +20,6 @@ import argparse
 import base64
 import ipaddress
 import os
-import shutil
 import statistics
 import subprocess
 import time
@@ -29,15 +28,7 @@ import urllib.request
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from benchlib import (
-    ROOT,
-    create_database,
-    database_version,
-    drop_database,
-    free_port,
-    setup_django,
-    wait_for_http,
-)
+from benchlib import ROOT, bench_database, database_version, free_port, wait_for_http
 
 PROFILES = 20
 CUSTOMERS = 20
@@ -55,27 +46,12 @@ def main() -> None:
     parser.add_argument("--database-url", help="a PostgreSQL database to create and drop")
     args = parser.parse_args()
 
-    database_url = args.database_url or (POSTGRES_URL if args.postgres else None)
-    os.environ.pop("REDIS_URL", None)
-    os.environ.pop("DATABASE_URL", None)
-    os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
-    if database_url:
-        create_database(database_url)
-        os.environ["DATABASE_URL"] = database_url
-    workdir = setup_django()
-    try:
+    with bench_database(args.database_url or (POSTGRES_URL if args.postgres else None)):
         print(f"{database_version()}, {args.servers:,} servers")
         began = time.monotonic()
         fleet = seed(args.servers)
         print(f"seeded in {time.monotonic() - began:.0f} s")
         measure(fleet, args.requests)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-        if database_url:
-            from django.db import connections
-
-            connections.close_all()
-            drop_database(database_url)
 
 
 def seed(count: int) -> dict:

@@ -32,6 +32,14 @@ def operation(server, *, age: timedelta, kind="power_cycle", state="succeeded") 
     )
 
 
+def history(admin, *days_old: int) -> Server:
+    """A server with a finished operation that many days old for each of `days_old`."""
+    server = make_server(actor=admin)
+    for days in days_old:
+        operation(server, age=timedelta(days=days))
+    return server
+
+
 def test_old_operations_go_with_their_logs_and_tickets_but_each_servers_newest_stays(admin):
     server, quiet = make_server(actor=admin), make_server(actor=admin)
     oldest = operation(server, age=OLD + timedelta(days=2), kind="install")
@@ -111,9 +119,7 @@ def test_webhook_events_go_with_their_deliveries_unless_one_is_still_pending():
 def test_zero_days_keeps_history_for_good(admin, settings):
     settings.PANEL_RETAIN_OPERATIONS_DAYS = 0
     settings.PANEL_RETAIN_AUDIT_DAYS = 0
-    server = make_server(actor=admin)
-    operation(server, age=OLD * 10)
-    operation(server, age=OLD * 9)
+    history(admin, 4000, 3600)
     AuditEvent.objects.create(action="server.update", created_at=timezone.now() - OLD * 10)
 
     assert purge_history() == {}
@@ -123,10 +129,7 @@ def test_zero_days_keeps_history_for_good(admin, settings):
 
 def test_rows_are_deleted_in_batches_of_short_deletes(admin, settings):
     settings.PANEL_RETAIN_OPERATIONS_DAYS = 30
-    server = make_server(actor=admin)
-    for day in range(7):
-        operation(server, age=timedelta(days=40 + day))
-    operation(server, age=timedelta(days=1))
+    history(admin, 40, 41, 42, 43, 44, 45, 46, 1)
 
     with CaptureQueriesContext(connection) as queries:
         deleted = purge_history(batch=3)
@@ -143,10 +146,7 @@ def test_rows_are_deleted_in_batches_of_short_deletes(admin, settings):
 
 def test_a_run_out_of_time_stops_and_the_next_one_goes_on(admin, settings):
     settings.PANEL_RETAIN_OPERATIONS_DAYS = 30
-    server = make_server(actor=admin)
-    for day in range(3):
-        operation(server, age=timedelta(days=40 + day))
-    operation(server, age=timedelta(days=1))
+    history(admin, 40, 41, 42, 1)
     assert purge_history(seconds=0) == {}
     assert purge_history()["provisioning.Operation"] == 3
 
@@ -162,17 +162,13 @@ def test_the_purge_is_scheduled_daily_after_migrate():
 
 
 def test_the_task_reports_what_it_purged(admin):
-    server = make_server(actor=admin)
-    operation(server, age=OLD)
-    operation(server, age=timedelta(days=1))
+    history(admin, 400, 1)
     assert tasks.purge_history() == "purged 1 provisioning.Operation"
     assert tasks.purge_history() == "purged nothing"
 
 
 def test_operators_purge_with_the_command_and_read_the_counts(admin):
-    server = make_server(actor=admin)
-    for days in (500, 450, 1):
-        operation(server, age=timedelta(days=days))
+    history(admin, 500, 450, 1)
     out = StringIO()
 
     call_command("purge_history", "--batch-size", "1", stdout=out)
