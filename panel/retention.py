@@ -83,7 +83,8 @@ def _delete_in_batches(candidates: QuerySet, batch: int, stop_at: float | None) 
             rows = candidates if after is None else candidates.filter(pk__gt=after)
             ids = list(rows.order_by("pk").values_list("pk", flat=True)[:batch])
             if ids:
-                deleted.update(candidates.model.objects.filter(pk__in=ids).delete()[1])
+                batch_rows = candidates.model.objects.filter(pk__in=ids).only("pk")  # no payloads
+                deleted.update(batch_rows.delete()[1])
         if len(ids) < batch:
             break
         after = ids[-1]
