@@ -19,8 +19,6 @@ figures are noisy: compare medians of runs made under the same load.
 import argparse
 import base64
 import ipaddress
-import os
-import shutil
 import statistics
 import time
 import urllib.error
@@ -28,13 +26,7 @@ import urllib.request
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from benchlib import (
-    create_database,
-    database_version,
-    drop_database,
-    gunicorn,
-    setup_django,
-)
+from benchlib import bench_database, database_version, gunicorn
 
 PROFILES = 20
 CUSTOMERS = 20
@@ -52,27 +44,12 @@ def main() -> None:
     parser.add_argument("--database-url", help="a PostgreSQL database to create and drop")
     args = parser.parse_args()
 
-    database_url = args.database_url or (POSTGRES_URL if args.postgres else None)
-    os.environ.pop("REDIS_URL", None)
-    os.environ.pop("DATABASE_URL", None)
-    os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
-    if database_url:
-        create_database(database_url)
-        os.environ["DATABASE_URL"] = database_url
-    workdir = setup_django()
-    try:
+    with bench_database(args.database_url or (POSTGRES_URL if args.postgres else None)):
         print(f"{database_version()}, {args.servers:,} servers")
         began = time.monotonic()
         fleet = seed(args.servers)
         print(f"seeded in {time.monotonic() - began:.0f} s")
         measure(fleet, args.requests)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-        if database_url:
-            from django.db import connections
-
-            connections.close_all()
-            drop_database(database_url)
 
 
 def seed(count: int) -> dict:
@@ -243,10 +220,11 @@ def endpoints(fleet: dict) -> list[tuple[str, str, str]]:
     ]
 
 
-def measure(fleet: dict, requests: int) -> None:
+def measure(fleet: dict, requests: int, lists: list[tuple[str, str, str]] | None = None) -> None:
+    """Time `lists` (label, path, who), by default every list in `endpoints`."""
     with gunicorn(workers=2) as base:
         print(f"\n{'list':34} {'HTTP':>4} {'n':>3} {'median ms':>9} {'p95 ms':>7} {'queries':>7}")
-        for label, path, who in endpoints(fleet):
+        for label, path, who in lists or endpoints(fleet):
             status, seconds = _timed(f"{base}{path}", fleet, who, requests)
             p95 = statistics.quantiles(seconds, n=20)[-1] if len(seconds) > 1 else seconds[0]
             median = statistics.median(seconds)

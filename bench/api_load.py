@@ -15,7 +15,6 @@ workers close them), light enough to leave the two cores to the panel and Postgr
 
 import argparse
 import asyncio
-import os
 import shutil
 import statistics
 import subprocess
@@ -26,7 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from api_list import seed
-from benchlib import ROOT, create_database, database_version, drop_database, gunicorn, setup_django
+from benchlib import ROOT, bench_database, database_version, gunicorn
 
 BEFORE = "068aef8"  # main before the scale issue's work (the code its figures were taken on)
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_api_load"
@@ -44,27 +43,19 @@ def main() -> None:
     parser.add_argument("--path", default="/api/v1/servers/?page_size=20")
     args = parser.parse_args()
 
-    os.environ.pop("REDIS_URL", None)
-    os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
-    create_database(DATABASE_URL)
-    os.environ["DATABASE_URL"] = DATABASE_URL
-    workdir = setup_django()
     older = Path(tempfile.mkdtemp(prefix="metalpanel-bench-vs-"))
     try:
-        print(f"{database_version()}, {args.servers:,} servers, {args.clients} clients, ", end="")
-        print(f"gunicorn {args.workers} workers x {args.threads} threads, {args.path}")
-        token = seed(args.servers)["token"]
-        export(args.vs, older)
-        rows = [(f"{args.vs} (before)", drive(older, token, args))]
-        rows.append(("this checkout", drive(ROOT, token, args)))
-        report(rows)
+        with bench_database(DATABASE_URL):
+            print(f"{database_version()}, {args.servers:,} servers,", end="")
+            print(f" {args.clients} clients, gunicorn {args.workers} workers", end="")
+            print(f" x {args.threads} threads, {args.path}")
+            token = seed(args.servers)["token"]
+            export(args.vs, older)
+            rows = [(f"{args.vs} (before)", drive(older, token, args))]
+            rows.append(("this checkout", drive(ROOT, token, args)))
+            report(rows)
     finally:
         shutil.rmtree(older, ignore_errors=True)
-        shutil.rmtree(workdir, ignore_errors=True)
-        from django.db import connections
-
-        connections.close_all()
-        drop_database(DATABASE_URL)
 
 
 def export(revision: str, into: Path) -> None:

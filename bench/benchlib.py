@@ -2,12 +2,15 @@
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -33,6 +36,29 @@ def setup_django() -> Path:
 
     call_command("migrate", verbosity=0)
     return workdir
+
+
+@contextmanager
+def bench_database(postgres_url: str | None) -> Iterator[None]:
+    """A migrated panel database for a bench served over HTTP (so the web processes see the
+    same one): SQLite in a temporary folder, or the throwaway PostgreSQL database
+    `postgres_url` names, created first and dropped after. No Redis."""
+    os.environ.pop("REDIS_URL", None)
+    os.environ.pop("DATABASE_URL", None)
+    os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
+    if postgres_url:
+        create_database(postgres_url)
+        os.environ["DATABASE_URL"] = postgres_url
+    workdir = setup_django()
+    try:
+        yield
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        if postgres_url:
+            from django.db import connections
+
+            connections.close_all()
+            drop_database(postgres_url)
 
 
 def start_simlab(servers: int, base_port: int, *options: str) -> subprocess.Popen:

@@ -280,6 +280,12 @@ PANEL_WEBHOOK_DISABLE_AFTER_HOURS = float(os.environ.get("PANEL_WEBHOOK_DISABLE_
 PANEL_WEBHOOK_REQUEUE_SECONDS = int(os.environ.get("PANEL_WEBHOOK_REQUEUE_SECONDS", "300"))
 if PANEL_TRAFFIC_POLL_SECONDS < 60 or 86400 % PANEL_TRAFFIC_POLL_SECONDS:
     raise ImproperlyConfigured("PANEL_TRAFFIC_POLL_SECONDS must divide a day, at least 60.")
+# Retention (panel.retention, daily and `manage.py purge_history`): days kept of finished
+# operations (with their logs and boot tickets; each server's newest is always kept), of the
+# audit log, and of webhook events with their deliveries. 0 keeps them for good.
+PANEL_RETAIN_OPERATIONS_DAYS = int(os.environ.get("PANEL_RETAIN_OPERATIONS_DAYS", "365"))
+PANEL_RETAIN_AUDIT_DAYS = int(os.environ.get("PANEL_RETAIN_AUDIT_DAYS", "730"))
+PANEL_RETAIN_WEBHOOK_DAYS = int(os.environ.get("PANEL_RETAIN_WEBHOOK_DAYS", "30"))
 # /metrics (Prometheus): besides staff API tokens, scrapers on these networks may read it.
 PANEL_METRICS_ALLOWED_CIDRS = env_networks("PANEL_METRICS_ALLOWED_CIDRS")
 # Finished operations and refused logins are counted over this many recent seconds.

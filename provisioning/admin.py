@@ -7,17 +7,15 @@ from functools import partial
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import path, reverse
-from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from inventory.admin import ServerAdmin
 from inventory.models import Server
-from panel.admin import AuditedAdmin, ReadOnlyAdmin
+from panel.admin import AuditedAdmin, CappedCountPaginator, ChosenOnlyFilter, ReadOnlyAdmin
 from panel.exceptions import PanelError, error_text
 from panel.models import User
 from provisioning import services
@@ -49,17 +47,6 @@ admin.site.unregister(Server)
 admin.site.register(Server, OperatedServerAdmin)
 
 
-class CappedCountPaginator(Paginator):
-    """Counts at most CAP rows: the operations table grows without bound, and counting a
-    million rows on every page view is the slowest thing the list would do."""
-
-    CAP = 10_000
-
-    @cached_property
-    def count(self):
-        return self.object_list.values("pk")[: self.CAP].count()
-
-
 class RequestedByFilter(admin.SimpleListFilter):
     """Staff by name (a handful), the panel itself; a customer by `?requested_by=<id>` (the
     link on a user's operations), without listing every customer."""
@@ -80,24 +67,14 @@ class RequestedByFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ServerFilter(admin.SimpleListFilter):
-    """One server's operations (`?server=<id>`, linked from its page); shown when chosen."""
+class ServerFilter(ChosenOnlyFilter):
+    """One server's operations (`?server=<id>`, linked from its page)."""
 
     title = "server"
     parameter_name = "server"
 
-    def lookups(self, request, model_admin):
-        value = self.value()
-        if not (value and value.isdigit()):
-            return []
-        return list(Server.objects.filter(pk=int(value)).values_list("pk", "name"))
-
-    def has_output(self):
-        return True
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        return queryset.filter(server_id=int(value)) if value and value.isdigit() else queryset
+    def chosen(self, pk):
+        return Server.objects.filter(pk=pk)
 
 
 class OperationEventInline(admin.TabularInline):

@@ -103,11 +103,12 @@ class Operation(models.Model):
     # this module.
     ACTIVE_STATES = ACTIVE_OPERATION_STATES
 
-    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="operations")
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    state = models.CharField(
-        max_length=16, choices=State.choices, default=State.QUEUED, db_index=True
+    # Indexed below with created_at (a server's operations newest first), as are state and kind.
+    server = models.ForeignKey(
+        Server, on_delete=models.CASCADE, related_name="operations", db_index=False
     )
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     step = models.CharField(max_length=64, blank=True)
     progress = models.PositiveSmallIntegerField(default=0)
     params = models.JSONField(default=dict, blank=True, help_text="Never a plaintext secret")
@@ -144,6 +145,12 @@ class Operation(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # The lists' filters (API, admin, portal, DCImanager's latest task), newest first.
+        indexes = [
+            models.Index(fields=["server", "created_at"], name="operation_server_created"),
+            models.Index(fields=["state", "created_at"], name="operation_state_created"),
+            models.Index(fields=["kind", "created_at"], name="operation_kind_created"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["server"],

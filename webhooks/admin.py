@@ -5,7 +5,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from panel.admin import OneByOneDeleteAdmin, ReadOnlyAdmin
+from panel.admin import (
+    CappedCountPaginator,
+    IndexedValuesFilter,
+    OneByOneDeleteAdmin,
+    ReadOnlyAdmin,
+)
 from panel.exceptions import PanelError, error_text
 from webhooks import services
 from webhooks.models import EVENT_TYPES, Delivery, Subscription
@@ -120,9 +125,11 @@ class DeliveryAdmin(ReadOnlyAdmin):
         "next_attempt_at",
         "last_error",
     ]
-    list_filter = ["status", "event__type", "subscription"]
+    list_filter = ["status", ("event__type", IndexedValuesFilter), "subscription"]
     list_select_related = ["event", "subscription"]
     search_fields = ["event__id", "last_error"]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
     readonly_fields = ["subscription", "event", "event_body", *Delivery.LOG_FIELDS]
     fields = readonly_fields
     actions = ["redeliver"]

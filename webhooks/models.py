@@ -75,7 +75,7 @@ class Event(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     type = models.CharField(max_length=40, db_index=True)
     data = models.JSONField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)  # retention
 
     class Meta:
         ordering = ["-created_at"]
@@ -102,7 +102,10 @@ class Delivery(models.Model):
         FAILED = "failed", "Failed (gave up)"
 
     subscription = models.ForeignKey(
-        Subscription, on_delete=models.CASCADE, related_name="deliveries"
+        Subscription,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,  # indexed below with created_at
     )
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
     status = models.CharField(
@@ -136,7 +139,14 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
         verbose_name_plural = "deliveries"
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+            # A webhook's delivery log (API, admin), and the whole log, newest first.
+            models.Index(
+                fields=["subscription", "created_at"], name="delivery_subscription_created"
+            ),
+            models.Index(fields=["created_at"], name="delivery_created"),
+        ]
 
     def __str__(self):
         return f"{self.event.type} to {self.subscription} ({self.status})"

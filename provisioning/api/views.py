@@ -231,8 +231,9 @@ class OsTemplateViewSet(
 class OperationFilter(PanelFilterSet):
     updated_since = UpdatedSinceFilter(
         help_text="Operations queued or changed at or after this ISO 8601 time: state, step, "
-        "progress, a cancel request, the result or error. They are kept until their server is "
-        "removed."
+        "progress, a cancel request, the result or error. Finished ones are kept for "
+        "PANEL_RETAIN_OPERATIONS_DAYS (a year by default); a server's newest as long as the "
+        "server."
     )
 
     class Meta:

@@ -65,7 +65,7 @@ def test_the_operation_list_is_bounded_and_filters_by_server_and_location(
 
 
 def test_the_count_of_a_huge_list_is_capped(staff, admin, monkeypatch):
-    from provisioning.admin import CappedCountPaginator
+    from panel.admin import CappedCountPaginator
 
     monkeypatch.setattr(CappedCountPaginator, "CAP", 10)
     make_operations(25, admin)
