@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from provisioning.simlab.wiring import rack_wiring
+from provisioning.simlab.wiring import MAX_BMCS_PER_PROCESS, rack_wiring
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,6 +111,17 @@ class Simlab:
 
     def machine(self, port: int) -> dict:
         return self._request(f"/machines/{port}")
+
+    def power_reads(self) -> dict[int, int]:
+        """How often each BMC was asked its power state, from every lab process (each rack of
+        up to 500 answers on the next control port)."""
+        reads = {}
+        for rack in range(-(-len(self.ports) // MAX_BMCS_PER_PROCESS)):
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.control_port + rack}/machines", timeout=10
+            ) as response:
+                reads |= {m["port"]: m["power_reads"] for m in json.loads(response.read())}
+        return reads
 
     def change(self, port: int, **changes) -> dict:
         return self._request(f"/machines/{port}", changes)

@@ -1,0 +1,41 @@
+"""The power sweep split across a real `qcluster`'s workers, against a simlab fleet."""
+
+import pytest
+from django_q.brokers import get_broker
+from django_q.models import Schedule
+
+from inventory.models import Bmc
+from provisioning import services
+from provisioning.models import SweepRecord
+from provisioning.simlab.enrolment import enrol_lab
+from tests.concurrency import all_at_once
+from tests.e2e.workers import Qcluster, wait_until
+from tests.simlab import Simlab
+
+FLEET = 300
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_two_planners_and_two_workers_read_every_bmc_exactly_once(settings):
+    settings.PANEL_POWER_SYNC_CHUNK = 20
+    lab = Simlab(servers=FLEET)
+    try:
+        enrol_lab(ports=lab.ports, username="admin", password="password")
+        Schedule.objects.all().delete()  # the cluster's own schedule would plan a third round
+        get_broker().purge_queue()
+        cluster = Qcluster(PANEL_WORKERS=2)
+        try:
+            # Two schedulers (on two hosts) tick at the same moment.
+            rounds = all_at_once([services.sync_power_states] * 2)
+            record = SweepRecord.objects.filter(kind="power", polled=FLEET)
+            wait_until(record.exists, timeout=120)
+        finally:
+            cluster.kill()  # done with it; a graceful stop takes django-q2 up to 20 s
+        assert sorted(len(round_.bmc_ids) for round_ in rounds) == [0, FLEET]
+        assert sorted(len(chunk) for round_ in rounds for chunk in round_.chunks()) == [20] * 15
+        assert lab.power_reads() == dict.fromkeys(lab.ports, 1)
+        assert record.get().failed == 0
+        assert set(Bmc.objects.values_list("reachable", "sweep_claimed_until")) == {(True, None)}
+    finally:
+        lab.stop()
