@@ -16,8 +16,8 @@ from provisioning.simlab.wiring import MAX_BMCS_PER_PROCESS, rack_wiring
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def free_udp_ports(count: int, start: int = 21000) -> int:
-    """The first port of `count` consecutive UDP ports nobody listens on."""
+def free_udp_ports(count: int, start: int = 21000, address: str = "127.0.0.1") -> int:
+    """The first port of `count` consecutive UDP ports nobody listens on at `address`."""
     port = start
     while port < 60000:
         sockets = []
@@ -25,7 +25,7 @@ def free_udp_ports(count: int, start: int = 21000) -> int:
             for offset in range(count):
                 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 sockets.append(sock)
-                sock.bind(("127.0.0.1", port + offset))
+                sock.bind((address, port + offset))
             return port
         except OSError:
             port += count
@@ -42,8 +42,15 @@ def free_tcp_port() -> int:
 
 
 class Simlab:
-    def __init__(self, servers: int, username: str = "admin", password: str = "password"):
-        self.base_port = free_udp_ports(servers)
+    def __init__(
+        self,
+        servers: int,
+        username: str = "admin",
+        password: str = "password",
+        address: str = "127.0.0.1",
+    ):
+        self.base_port = free_udp_ports(servers, address=address)
+        self.address = address
         self.control_port = free_tcp_port()
         self.ports = list(range(self.base_port, self.base_port + servers))
         self.username, self.password = username, password
@@ -63,6 +70,8 @@ class Simlab:
                 username,
                 "--password",
                 password,
+                "--address",
+                address,
             ],
             cwd=ROOT,
             env=env,

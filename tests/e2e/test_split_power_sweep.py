@@ -19,9 +19,9 @@ FLEET = 300
 @pytest.mark.django_db(transaction=True)
 def test_two_planners_and_two_workers_read_every_bmc_exactly_once(settings):
     settings.PANEL_POWER_SYNC_CHUNK = 20
-    lab = Simlab(servers=FLEET)
+    lab = Simlab(servers=FLEET, address="127.0.0.2")  # a fleet beyond 127.0.0.1's ports
     try:
-        enrol_lab(ports=lab.ports, username="admin", password="password")
+        enrol_lab(ports=lab.ports, username="admin", password="password", address=lab.address)
         Schedule.objects.all().delete()  # the cluster's own schedule would plan a third round
         get_broker().purge_queue()
         cluster = Qcluster(PANEL_WORKERS=2)
