@@ -43,7 +43,9 @@ def _interval() -> timedelta:
     return timedelta(seconds=settings.PANEL_POWER_SYNC_SECONDS)
 
 
-def _apply_success(bmc: Bmc, state: str, cipher_suite: int | None, now) -> None:
+def _apply_success(bmc: Bmc, state: str, cipher_suite: int | None, now, due_from=None) -> None:
+    """`due_from`: when the next poll's interval starts (a round's planning time, so that the
+    next tick finds the BMC due again; else the read's own time)."""
     if bmc.reachable is False:
         publish("bmc.reachable", lambda: bmc_data(bmc))
     bmc.power_state = state
@@ -51,12 +53,12 @@ def _apply_success(bmc: Bmc, state: str, cipher_suite: int | None, now) -> None:
     bmc.reachable = True
     bmc.last_error = ""
     bmc.consecutive_failures = 0
-    bmc.next_poll_at = now + _interval()
+    bmc.next_poll_at = (due_from or now) + _interval()
     if cipher_suite:
         bmc.cipher_suite = cipher_suite
 
 
-def _apply_failure(bmc: Bmc, message: str, now) -> None:
+def _apply_failure(bmc: Bmc, message: str, now, due_from=None) -> None:
     bmc.consecutive_failures += 1
     bmc.last_error = message[:500]
     if bmc.consecutive_failures >= polling.UNREACHABLE_AFTER_FAILURES:
@@ -64,7 +66,8 @@ def _apply_failure(bmc: Bmc, message: str, now) -> None:
             publish("bmc.unreachable", lambda: bmc_data(bmc))
         bmc.reachable = False
         bmc.power_state = Bmc.PowerState.UNKNOWN
-    bmc.next_poll_at = polling.next_poll_after_failure(now, _interval(), bmc.consecutive_failures)
+    failures = bmc.consecutive_failures
+    bmc.next_poll_at = polling.next_poll_after_failure(due_from or now, _interval(), failures)
 
 
 def _store(bmc: Bmc) -> None:
@@ -132,9 +135,11 @@ class Round:
     bmc_ids: list[int]
 
     def chunks(self) -> list[list[int]]:
-        """The round cut into the pieces one task reads (PANEL_POWER_SYNC_CHUNK BMCs each)."""
-        size = settings.PANEL_POWER_SYNC_CHUNK
-        return [self.bmc_ids[i : i + size] for i in range(0, len(self.bmc_ids), size)]
+        """The round dealt into the pieces one task reads (PANEL_POWER_SYNC_CHUNK BMCs at most),
+        like cards: neighbours (a rack that lost power, its BMCs all timing out) are spread
+        over every chunk instead of making one outlive django-q2's task timeout."""
+        count = -(-len(self.bmc_ids) // settings.PANEL_POWER_SYNC_CHUNK)
+        return [self.bmc_ids[i::count] for i in range(count)]
 
 
 def _busy_servers(server_ids) -> set[int]:
@@ -153,9 +158,11 @@ def _busy_since(since) -> set[int]:
     return set(Operation.objects.filter(busy).values_list("server_id", flat=True))
 
 
-def _observe(bmc: Bmc, state: str, cipher_suite, busy: set[int], now, report: SweepReport):
+def _observe(
+    bmc: Bmc, state: str, cipher_suite, busy: set[int], now, report: SweepReport, due_from=None
+):
     previous = bmc.power_state
-    _apply_success(bmc, state, cipher_suite, now)
+    _apply_success(bmc, state, cipher_suite, now, due_from)
     known = {Bmc.PowerState.ON, Bmc.PowerState.OFF}
     if bmc.server_id in busy or previous not in known or previous == state:
         return
@@ -218,9 +225,9 @@ def sweep_chunk(began: datetime, bmc_ids: list[int]) -> SweepReport:
         for bmc, (reading, suite) in zip(due, readings, strict=True):
             if isinstance(reading, BmcError):
                 report.failed += 1
-                _apply_failure(bmc, reading.message, read_at)
+                _apply_failure(bmc, reading.message, read_at, due_from=began)
             else:
-                _observe(bmc, reading, suite, busy, read_at, report)
+                _observe(bmc, reading, suite, busy, read_at, report, due_from=began)
         _save_polls(due, read_since=since, began=began)
         Bmc.objects.filter(pk__in=bmc_ids, sweep_round=began).update(sweep_claimed_until=None)
     report.seconds = (timezone.now() - since).total_seconds()

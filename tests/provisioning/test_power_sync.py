@@ -132,9 +132,22 @@ def test_the_schedule_queues_a_round_in_chunks_that_no_second_planner_takes_agai
     finally:
         broker.purge_queue()
     assert sorted(round_.bmc_ids) == sorted(s.bmc.pk for s in rack_of_lab_servers)
-    assert [len(chunk) for chunk in round_.chunks()] == [4, 2]
+    first, second = round_.chunks()
+    assert (first, second) == (round_.bmc_ids[0::2], round_.bmc_ids[1::2])  # neighbours apart
     assert powersync.claim_round().bmc_ids == []  # the next tick, while the chunks still run
     assert powersync.sweep().polled == 0
+
+
+def test_a_bmc_read_in_a_round_is_due_again_one_interval_after_the_round_began(
+    rack_of_lab_servers, simlab, settings
+):
+    """So the schedule's next tick reads it again, however long the round's chunks took."""
+    simlab.change(rack_of_lab_servers[0].lab_port, silent=True)
+    round_ = powersync.claim_round()
+    time.sleep(0.5)  # the chunk's worker took it a moment later
+    powersync.sweep_chunk(round_.began, round_.bmc_ids)
+    interval = timezone.timedelta(seconds=settings.PANEL_POWER_SYNC_SECONDS)
+    assert set(Bmc.objects.values_list("next_poll_at", flat=True)) == {round_.began + interval}
 
 
 def test_each_bmc_of_a_round_is_read_once_whatever_chunk_runs_twice(rack_of_lab_servers, simlab):
@@ -199,8 +212,9 @@ def test_a_sweep_reads_a_row_of_racks_at_once_without_losing_one(
     try:
         enrol_lab(ports=lab.ports, username="admin", password="password")
         for _ in range(2):
-            # The claim, then for each chunk of 500 one UPDATE per outcome, not one per BMC.
-            with django_assert_max_num_queries(2 + 2 * 6):
+            # The claim, then for each chunk one UPDATE per outcome, not one per BMC.
+            chunks = -(-600 // settings.PANEL_POWER_SYNC_CHUNK)
+            with django_assert_max_num_queries(2 + 6 * chunks):
                 report = powersync.sweep()
             assert (report.polled, report.failed) == (600, 0)
             Bmc.objects.update(next_poll_at=None)
