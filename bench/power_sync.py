@@ -10,7 +10,7 @@ and the labs used, and each worker count's speed-up over the first.
 SQLite in a temporary folder and django-q2's ORM broker by default; `--database-url
 postgres://...` creates and drops that database, `--redis-url` makes Redis the broker.
 
-    python bench/power_sync.py [--servers 10000] [--workers 1 2] [--chunk 500]
+    python bench/power_sync.py [--servers 10000] [--workers 1 2] [--chunk 250]
         [--database-url postgres://postgres@127.0.0.1:5432/bench_power] [--redis-url URL]
 """
 
@@ -32,7 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--servers", type=int, default=10000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--chunk", type=int, default=500, help="PANEL_POWER_SYNC_CHUNK")
+    parser.add_argument("--chunk", type=int, help="PANEL_POWER_SYNC_CHUNK (default: the panel's)")
     parser.add_argument("--first-address", default="127.0.0.2", help="first lab's address")
     parser.add_argument("--database-url", help="a PostgreSQL database to create and drop")
     parser.add_argument("--redis-url", help="the broker (default: the database)")
@@ -40,13 +40,16 @@ def main() -> None:
 
     os.environ.pop("DATABASE_URL", None)
     os.environ.pop("REDIS_URL", None)
-    os.environ["PANEL_POWER_SYNC_CHUNK"] = str(args.chunk)
+    if args.chunk:
+        os.environ["PANEL_POWER_SYNC_CHUNK"] = str(args.chunk)
     if args.redis_url:
         os.environ["REDIS_URL"] = args.redis_url
     if args.database_url:
         create_database(args.database_url)
         os.environ["DATABASE_URL"] = args.database_url
     workdir = setup_django()
+    from django.conf import settings
+
     labs = []
     try:
         began = time.monotonic()
@@ -54,7 +57,8 @@ def main() -> None:
         print(
             f"{database_version()}, broker: {'Redis' if args.redis_url else 'the database'}; "
             f"{args.servers} simlab BMCs in {len(labs)} lab(s) ready in "
-            f"{time.monotonic() - began:.0f} s, chunks of {args.chunk}"
+            f"{time.monotonic() - began:.0f} s; chunks of {settings.PANEL_POWER_SYNC_CHUNK} BMCs "
+            f"at most, {settings.PANEL_POWER_SYNC_CONCURRENCY} read at once in each"
         )
         rows = [row for workers in args.workers for row in rounds(workers, labs)]
         print_table(rows)
