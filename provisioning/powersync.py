@@ -135,11 +135,11 @@ class Round:
     bmc_ids: list[int]
 
     def chunks(self) -> list[list[int]]:
-        """The round dealt into the pieces one task reads (PANEL_POWER_SYNC_CHUNK BMCs at most),
-        like cards: neighbours (a rack that lost power, its BMCs all timing out) are spread
-        over every chunk instead of making one outlive django-q2's task timeout."""
-        count = -(-len(self.bmc_ids) // settings.PANEL_POWER_SYNC_CHUNK)
-        return [self.bmc_ids[i::count] for i in range(count)]
+        """The round cut into the pieces one task reads (PANEL_POWER_SYNC_CHUNK BMCs each), in
+        enrolment order: the BMCs of a rack that lost power, all timing out, hold up one or two
+        chunks, not every chunk of the round (a chunk ends when its slowest read does)."""
+        size = settings.PANEL_POWER_SYNC_CHUNK
+        return [self.bmc_ids[i : i + size] for i in range(0, len(self.bmc_ids), size)]
 
 
 def _busy_servers(server_ids) -> set[int]:
