@@ -287,7 +287,6 @@ class Bmc(models.Model):
         null=True,
         blank=True,
         editable=False,
-        db_index=True,
         help_text="When the power-sync round that last took this BMC was planned",
     )
     sweep_claimed_until = models.DateTimeField(
@@ -317,6 +316,8 @@ class Bmc(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["address", "port"], name="bmc_unique_endpoint")
         ]
+        # Each chunk asks whether its round still holds a BMC; the last one counts the round.
+        indexes = [models.Index(fields=["sweep_round", "sweep_claimed_until"], name="bmc_sweep")]
 
     def __str__(self):
         return f"{self.address}:{self.port}"

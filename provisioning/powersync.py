@@ -250,12 +250,13 @@ def finished_round(began: datetime) -> SweepReport | None:
     """The round's figures once no chunk holds any of its BMCs any more, else None: the chunk
     that finishes last (on whichever worker) reports the round. A round whose BMCs a later
     one took (its claims expired) has nothing to report."""
-    figures = Bmc.objects.filter(sweep_round=began).aggregate(
-        polled=Count("pk"),
-        failed=Count("pk", filter=Q(consecutive_failures__gt=0)),
-        held=Count("pk", filter=Q(sweep_claimed_until__isnull=False)),
+    in_round = Bmc.objects.filter(sweep_round=began)
+    if in_round.filter(sweep_claimed_until__isnull=False).exists():
+        return None
+    figures = in_round.aggregate(
+        polled=Count("pk"), failed=Count("pk", filter=Q(consecutive_failures__gt=0))
     )
-    if figures["held"] or not figures["polled"]:
+    if not figures["polled"]:
         return None
     seconds = (timezone.now() - began).total_seconds()
     return SweepReport(polled=figures["polled"], failed=figures["failed"], seconds=seconds)
