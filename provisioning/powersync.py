@@ -6,7 +6,7 @@ a round. A chunk reads its BMCs in parallel (bounded), then writes all results i
 queries. A BMC that fails twice in a row is marked unreachable and polled less
 often (exponential backoff, capped); one with an active operation is always due.
 A change of power state that no operation explains is drift: it is audited, and
-with the `enforce` policy the report names the BMC, for services.sync_power_states to
+with the `enforce` policy the report names the BMC, for services.sync_power_chunk to
 queue an operation that restores the requested state.
 """
 

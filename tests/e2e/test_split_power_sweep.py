@@ -1,5 +1,7 @@
 """The power sweep split across a real `qcluster`'s workers, against a simlab fleet."""
 
+import time
+
 import pytest
 from django_q.brokers import get_broker
 from django_q.models import Schedule
@@ -36,6 +38,41 @@ def test_two_planners_and_two_workers_read_every_bmc_exactly_once(settings):
         assert sorted(len(chunk) for round_ in rounds for chunk in round_.chunks()) == [20] * 15
         assert lab.power_reads() == dict.fromkeys(lab.ports, 1)
         assert record.get().failed == 0
+        assert set(Bmc.objects.values_list("reachable", "sweep_claimed_until")) == {(True, None)}
+    finally:
+        lab.stop()
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_round_whose_worker_was_killed_mid_chunk_is_read_by_a_later_round(settings):
+    settings.PANEL_POWER_SYNC_CLAIM_SECONDS = 2
+    lab = Simlab(servers=40, address="127.0.0.2")
+    try:
+        enrol_lab(ports=lab.ports, username="admin", password="password", address=lab.address)
+        Schedule.objects.all().delete()
+        get_broker().purge_queue()
+        silent = lab.ports[0]
+        lab.change(silent, silent=True)  # holds the chunk for a login timeout (about 5 s)
+        first = Qcluster()
+        try:
+            services.sync_power_states()
+            wait_until(lambda: sum(lab.power_reads().values()) == 39)  # waiting for `silent`
+            first.kill()
+        finally:
+            first.stop()
+        assert not Bmc.objects.filter(sweep_claimed_until=None).exists()  # nothing stored
+        assert services.sync_power_states().bmc_ids == []  # still held by the lost round
+        lab.change(silent, silent=False)
+        time.sleep(2)  # the lost round's claim expires
+        second = Qcluster()
+        try:
+            assert len(services.sync_power_states().bmc_ids) == 40
+            record = SweepRecord.objects.filter(kind="power", polled=40, failed=0)
+            wait_until(record.exists)
+        finally:
+            second.kill()
+        assert lab.power_reads() == {silent: 1} | dict.fromkeys(lab.ports[1:], 2)
         assert set(Bmc.objects.values_list("reachable", "sweep_claimed_until")) == {(True, None)}
     finally:
         lab.stop()
