@@ -282,6 +282,19 @@ class Bmc(models.Model):
     )
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
     next_poll_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+    # A power-sync round takes the due BMCs for its chunks to read (provisioning.powersync).
+    sweep_round = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the power-sync round that last took this BMC was planned",
+    )
+    sweep_claimed_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Until then that round's chunk holds the BMC; cleared once its read is stored",
+    )
     drift_policy = models.CharField(
         max_length=8,
         choices=DriftPolicy.choices,
@@ -303,6 +316,8 @@ class Bmc(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["address", "port"], name="bmc_unique_endpoint")
         ]
+        # Each chunk asks whether its round still holds a BMC; the last one counts the round.
+        indexes = [models.Index(fields=["sweep_round", "sweep_claimed_until"], name="bmc_sweep")]
 
     def __str__(self):
         return f"{self.address}:{self.port}"

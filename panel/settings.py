@@ -220,9 +220,15 @@ PANEL_BMC_PROBE_SECONDS = float(os.environ.get("PANEL_BMC_PROBE_SECONDS", "1"))
 PANEL_SNMP_TIMEOUT = float(os.environ.get("PANEL_SNMP_TIMEOUT", "2"))
 # How often an unanswered SNMP request is resent: silence fails after timeout x (retries + 1).
 PANEL_SNMP_RETRIES = int(os.environ.get("PANEL_SNMP_RETRIES", "1"))
-# Power-state sync: how often each BMC is read, and how many are read at once.
+# Power-state sync: how often each BMC is read, and how many each chunk reads at once.
 PANEL_POWER_SYNC_SECONDS = int(os.environ.get("PANEL_POWER_SYNC_SECONDS", "60"))
 PANEL_POWER_SYNC_CONCURRENCY = int(os.environ.get("PANEL_POWER_SYNC_CONCURRENCY", "64"))
+# A round of the power sync is cut into tasks of at most this many BMCs, shared by the
+# workers (250 / 64 at once x a 20 s timeout: even a chunk of dead BMCs ends within django-q2's
+# 120 s task timeout); a task no worker finished within the claim (worker killed, broker lost
+# it) is read by a later round.
+PANEL_POWER_SYNC_CHUNK = int(os.environ.get("PANEL_POWER_SYNC_CHUNK", "250"))
+PANEL_POWER_SYNC_CLAIM_SECONDS = int(os.environ.get("PANEL_POWER_SYNC_CLAIM_SECONDS", "300"))
 # Switch-port and PDU-outlet state sync: how often each device is read, how many at once.
 PANEL_NETWORK_SYNC_SECONDS = int(os.environ.get("PANEL_NETWORK_SYNC_SECONDS", "60"))
 PANEL_NETWORK_SYNC_CONCURRENCY = int(os.environ.get("PANEL_NETWORK_SYNC_CONCURRENCY", "16"))

@@ -1,7 +1,7 @@
 """Requests that start or stop operations. Each is checked, recorded and audited here."""
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -12,6 +12,7 @@ from django.utils import timezone
 from inventory.models import Server, SwitchPort
 from network import portsync
 from panel import audit
+from panel.broker import queue_task
 from panel.exceptions import Conflict, NotAllowed
 from panel.models import SshKey, User
 from panel.sshkeys import ParsedKey, parse_public_keys
@@ -19,6 +20,8 @@ from provisioning import engine, events, installers, powersync, workflows
 from provisioning.bmc import BOOT_DEVICES, POWER_ACTIONS
 from provisioning.models import BootTicket, Operation, OsTemplate
 from provisioning.workflows.power import KIND_FOR_ACTION
+
+SWEEP_CHUNK_TASK = "provisioning.tasks.sync_power_chunk"
 
 
 def _lock_to_operate(actor: User, server: Server) -> Server:
@@ -247,11 +250,30 @@ def _restore_drifted(report: powersync.SweepReport) -> None:
         restore_power_state(server=bmc.server, state=bmc.desired_power_state)
 
 
-def sync_power_states() -> powersync.SweepReport:
-    """The periodic sweep, then a restore for each server that drifted under `enforce`."""
-    report = powersync.sweep()
-    powersync.record_sweep(report)
+def sync_power_states() -> powersync.Round:
+    """The periodic sweep: claim the due BMCs for a round and queue its chunks to the workers.
+    Should the broker refuse one, its BMCs are read by a round after their claim expires."""
+    round_ = powersync.claim_round()
+    for number, bmc_ids in enumerate(round_.chunks()):
+        queue_task(
+            SWEEP_CHUNK_TASK,
+            round_.began,
+            bmc_ids,
+            task_name=f"power-sync-{round_.began:%Y%m%dT%H%M%S.%f}-{number}",
+        )
+    if not round_.bmc_ids:  # nothing due: the sweep still ran, as /metrics should tell
+        powersync.record_sweep(powersync.SweepReport())
+    return round_
+
+
+def sync_power_chunk(*, began: datetime, bmc_ids: list[int]) -> powersync.SweepReport:
+    """One chunk of a round, then a restore for each server that drifted under `enforce`;
+    the round's last chunk records the round's figures."""
+    report = powersync.sweep_chunk(began, bmc_ids)
     _restore_drifted(report)
+    finished = powersync.finished_round(began)
+    if finished is not None:
+        powersync.record_sweep(finished)
     return report
 
 

@@ -4,6 +4,7 @@ import logging
 import random
 import threading
 import time
+from datetime import datetime
 
 from django.db import close_old_connections
 from django_q.conf import Conf
@@ -26,7 +27,12 @@ def mail_operation_ended(operation_id: int) -> str:
 
 
 def sync_power_states() -> str:
-    report = services.sync_power_states()
+    round_ = services.sync_power_states()
+    return f"queued {len(round_.bmc_ids)} due BMCs in {len(round_.chunks())} chunks"
+
+
+def sync_power_chunk(began: datetime, bmc_ids: list[int]) -> str:
+    report = services.sync_power_chunk(began=began, bmc_ids=bmc_ids)
     return (
         f"polled {report.polled} BMCs in {report.seconds:.2f} s, {report.failed} failed, "
         f"{len(report.drifted)} drifted, {len(report.to_restore)} restored"

@@ -11,13 +11,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-from provisioning.simlab.wiring import rack_wiring
+from provisioning.simlab.wiring import MAX_BMCS_PER_PROCESS, rack_wiring
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def free_udp_ports(count: int, start: int = 21000) -> int:
-    """The first port of `count` consecutive UDP ports nobody listens on."""
+def free_udp_ports(count: int, start: int = 21000, address: str = "127.0.0.1") -> int:
+    """The first port of `count` consecutive UDP ports nobody listens on at `address`."""
     port = start
     while port < 60000:
         sockets = []
@@ -25,7 +25,7 @@ def free_udp_ports(count: int, start: int = 21000) -> int:
             for offset in range(count):
                 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 sockets.append(sock)
-                sock.bind(("127.0.0.1", port + offset))
+                sock.bind((address, port + offset))
             return port
         except OSError:
             port += count
@@ -42,8 +42,15 @@ def free_tcp_port() -> int:
 
 
 class Simlab:
-    def __init__(self, servers: int, username: str = "admin", password: str = "password"):
-        self.base_port = free_udp_ports(servers)
+    def __init__(
+        self,
+        servers: int,
+        username: str = "admin",
+        password: str = "password",
+        address: str = "127.0.0.1",
+    ):
+        self.base_port = free_udp_ports(servers, address=address)
+        self.address = address
         self.control_port = free_tcp_port()
         self.ports = list(range(self.base_port, self.base_port + servers))
         self.username, self.password = username, password
@@ -63,6 +70,8 @@ class Simlab:
                 username,
                 "--password",
                 password,
+                "--address",
+                address,
             ],
             cwd=ROOT,
             env=env,
@@ -111,6 +120,17 @@ class Simlab:
 
     def machine(self, port: int) -> dict:
         return self._request(f"/machines/{port}")
+
+    def power_reads(self) -> dict[int, int]:
+        """How often each BMC was asked its power state, from every lab process (each rack of
+        up to 500 answers on the next control port)."""
+        reads = {}
+        for rack in range(-(-len(self.ports) // MAX_BMCS_PER_PROCESS)):
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.control_port + rack}/machines", timeout=10
+            ) as response:
+                reads |= {m["port"]: m["power_reads"] for m in json.loads(response.read())}
+        return reads
 
     def change(self, port: int, **changes) -> dict:
         return self._request(f"/machines/{port}", changes)

@@ -69,6 +69,7 @@ class SimBmc(pyghmi_bmc.Bmc):
         self.machine = machine
         self.silent = False
         self.refused_suite_proposals = 0
+        self.power_reads = 0  # chassis status requests: how often the panel read the state
         self.datagrams_received = self.datagrams_lost = 0
         self.lose_datagrams: set[int] = set()  # numbers of received datagrams to drop
 
@@ -98,6 +99,7 @@ class SimBmc(pyghmi_bmc.Bmc):
             super().handle_raw_request(request, session)
 
     def get_power_state(self):
+        self.power_reads += 1
         return self.machine.power
 
     def power_on(self):

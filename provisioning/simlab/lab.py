@@ -94,6 +94,7 @@ class Lab:
         bmc = self.bmcs[port]
         if changes.get("fresh"):
             bmc.machine.forget_history()
+            bmc.power_reads = 0
         if "silent" in changes:
             bmc.silent = bool(changes["silent"])
         if "acpi_responsive" in changes:
@@ -133,6 +134,7 @@ class Lab:
             **bmc.machine.as_dict(),
             "silent": bmc.silent,
             "refused_suite_proposals": bmc.refused_suite_proposals,
+            "power_reads": bmc.power_reads,
             "datagrams_received": bmc.datagrams_received,
             "datagrams_lost": bmc.datagrams_lost,
             "traffic_mbps": self.switch.data_port[port].mbps,

@@ -6,11 +6,13 @@ import time
 import pytest
 from django.db import connections
 from django.utils import timezone
+from django_q.brokers import get_broker
 
 from inventory.models import Bmc
 from panel.models import AuditEvent
 from provisioning import powersync, services
-from provisioning.models import Operation
+from provisioning.models import Operation, SweepRecord
+from tests.concurrency import all_at_once
 from tests.factories import make_server
 
 
@@ -30,6 +32,12 @@ def rack_of_lab_servers(simlab, admin):
 
 def states():
     return dict(Bmc.objects.values_list("server_id", "power_state"))
+
+
+def reads(simlab, servers) -> list[int]:
+    """How often each server's BMC was asked its power state, by simlab's own count."""
+    counts = simlab.power_reads()
+    return [counts[server.lab_port] for server in servers]
 
 
 def first_reading() -> None:
@@ -93,18 +101,86 @@ def test_a_change_no_operation_explains_is_recorded_as_drift(rack_of_lab_servers
     assert not Operation.objects.exists()
 
 
-def test_enforce_policy_restores_the_requested_state(rack_of_lab_servers, simlab):
+def test_enforce_policy_restores_the_requested_state_from_a_chunk(rack_of_lab_servers, simlab):
     server = rack_of_lab_servers[0]
     Bmc.objects.filter(server=server).update(drift_policy="enforce", desired_power_state="off")
     first_reading()
     simlab.change(server.lab_port, power="on")
     Bmc.objects.update(next_poll_at=None)
-    report = services.sync_power_states()
+    round_ = powersync.claim_round()
+    report = services.sync_power_chunk(began=round_.began, bmc_ids=round_.bmc_ids[:3])
     assert [bmc.server_id for bmc in report.to_restore] == [server.pk], list(
         Bmc.objects.values_list("power_state", "last_error")
     )
     op = Operation.objects.get(server=server)
     assert (op.kind, op.requested_by) == ("power_off", None)
+    assert not SweepRecord.objects.exists()  # half the round is still to be read
+    services.sync_power_chunk(began=round_.began, bmc_ids=round_.bmc_ids[3:])
+    record = SweepRecord.objects.get(kind="power")
+    assert (record.polled, record.failed) == (6, 0)
+
+
+def test_the_schedule_queues_a_round_in_chunks_that_no_second_planner_takes_again(
+    rack_of_lab_servers, settings
+):
+    settings.PANEL_POWER_SYNC_CHUNK = 4
+    broker = get_broker()
+    broker.purge_queue()
+    try:
+        round_ = services.sync_power_states()
+        assert broker.queue_size() == 2
+    finally:
+        broker.purge_queue()
+    assert sorted(round_.bmc_ids) == sorted(s.bmc.pk for s in rack_of_lab_servers)
+    assert round_.chunks() == [round_.bmc_ids[:4], round_.bmc_ids[4:]]
+    assert powersync.claim_round().bmc_ids == []  # the next tick, while the chunks still run
+    assert powersync.sweep().polled == 0
+
+
+def test_a_bmc_read_in_a_round_is_due_again_one_interval_after_the_round_began(
+    rack_of_lab_servers, simlab, settings
+):
+    """So the schedule's next tick reads it again, however long the round's chunks took."""
+    simlab.change(rack_of_lab_servers[0].lab_port, silent=True)
+    round_ = powersync.claim_round()
+    time.sleep(0.5)  # the chunk's worker took it a moment later
+    powersync.sweep_chunk(round_.began, round_.bmc_ids)
+    interval = timezone.timedelta(seconds=settings.PANEL_POWER_SYNC_SECONDS)
+    assert set(Bmc.objects.values_list("next_poll_at", flat=True)) == {round_.began + interval}
+
+
+def test_each_bmc_of_a_round_is_read_once_whatever_chunk_runs_twice(rack_of_lab_servers, simlab):
+    round_ = powersync.claim_round()
+    chunks = [round_.bmc_ids[:4], round_.bmc_ids[4:]]
+    assert [powersync.sweep_chunk(round_.began, chunk).polled for chunk in chunks] == [4, 2]
+    assert powersync.sweep_chunk(round_.began, chunks[0]).polled == 0  # the broker redelivered it
+    assert reads(simlab, rack_of_lab_servers) == [1] * 6
+    assert not Bmc.objects.filter(sweep_claimed_until__isnull=False).exists()
+
+
+def test_a_chunk_no_worker_finished_is_read_by_a_later_round_once_its_claim_expires(
+    rack_of_lab_servers, simlab, settings
+):
+    settings.PANEL_POWER_SYNC_CLAIM_SECONDS = 1
+    lost = powersync.claim_round()  # its chunk's worker was killed: nobody reads it
+    assert len(lost.bmc_ids) == 6
+    assert powersync.claim_round().bmc_ids == []
+    time.sleep(1.1)
+    assert powersync.sweep().polled == 6
+    assert powersync.sweep_chunk(lost.began, lost.bmc_ids).polled == 0  # it turns up after all
+    assert powersync.finished_round(lost.began) is None  # nothing left for it to report
+    assert reads(simlab, rack_of_lab_servers) == [1] * 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_planners_at_once_never_take_the_same_bmc(admin):
+    for _ in range(40):
+        make_server(actor=admin)
+    for _ in range(3):
+        Bmc.objects.update(next_poll_at=None, sweep_round=None, sweep_claimed_until=None)
+        rounds = [set(r.bmc_ids) for r in all_at_once([powersync.claim_round] * 2)]
+        assert not rounds[0] & rounds[1]
+        assert rounds[0] | rounds[1] == set(Bmc.objects.values_list("pk", flat=True))
 
 
 def test_an_unknown_state_is_never_acted_on(rack_of_lab_servers, simlab):
@@ -135,7 +211,9 @@ def test_a_sweep_reads_a_row_of_racks_at_once_without_losing_one(
     try:
         enrol_lab(ports=lab.ports, username="admin", password="password")
         for _ in range(2):
-            with django_assert_max_num_queries(12):  # one UPDATE per outcome, not per BMC
+            # The claim, then for each chunk one UPDATE per outcome, not one per BMC.
+            chunks = -(-600 // settings.PANEL_POWER_SYNC_CHUNK)
+            with django_assert_max_num_queries(2 + 6 * chunks):
                 report = powersync.sweep()
             assert (report.polled, report.failed) == (600, 0)
             Bmc.objects.update(next_poll_at=None)

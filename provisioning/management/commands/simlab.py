@@ -24,7 +24,8 @@ def _ports(ports: list[int]) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Run simulated BMCs (pyghmi BMC servers) on 127.0.0.1 UDP ports, one per server, and "
+        "Run simulated BMCs (pyghmi BMC servers) on UDP ports of a loopback address, one per "
+        "server, and "
         "per rack of up to 500 servers an SNMP switch (IF-MIB) and PDU (APC PowerNet MIB)."
     )
     requires_system_checks = []  # a lab needs no project checks, and its first line is "ready"
@@ -33,6 +34,12 @@ class Command(BaseCommand):
         parser.add_argument("--servers", type=int, required=True, help="How many BMCs")
         parser.add_argument(
             "--base-port", type=int, default=16230, help="UDP port of the first BMC"
+        )
+        parser.add_argument(
+            "--address",
+            default="127.0.0.1",
+            help="Where the BMCs and agents listen (another loopback address, such as 127.0.0.2, "
+            "gives a further 64,000 ports)",
         )
         parser.add_argument("--username", default="admin")
         parser.add_argument("--password", default="password")
@@ -84,6 +91,7 @@ class Command(BaseCommand):
         *args,
         servers,
         base_port,
+        address,
         username,
         password,
         control_port,
@@ -108,11 +116,12 @@ class Command(BaseCommand):
             "boot_url": boot_url.rstrip("/"),
             "install_seconds": max(0.0, install_seconds),
             "snmp": snmp,
+            "address": address,
         }
         if enrol:
             from provisioning.simlab.enrolment import enrol_lab
 
-            created = enrol_lab(ports=ports, username=username, password=password)
+            created = enrol_lab(ports=ports, username=username, password=password, address=address)
             self.stdout.write(f"Enrolled {created} new simulated servers.")
         # SIGTERM ends the command through `finally`, so the BMC processes go with it.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -143,7 +152,7 @@ class Command(BaseCommand):
             children.append(child)
         control = f", control API on 127.0.0.1:{control_port}" if control_port else ""
         self.stdout.write(
-            f"simlab ready: {servers} BMCs on 127.0.0.1 UDP {ports[0]}-{ports[-1]}, "
+            f"simlab ready: {servers} BMCs on {address} UDP {ports[0]}-{ports[-1]}, "
             f"switches on UDP {_ports(switches)}, PDUs on UDP {_ports(pdus)}{control}"
         )
         sys.stdout.flush()
