@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 
 from inventory.addresses import normalise_mac, parse_address, parse_network, validate_host_name
@@ -159,6 +159,32 @@ class ServerQuerySet(OwnedQuerySet):
         """Annotate `main_ipv4`: the server's main IPv4 address, or None."""
         main = IpAddress.objects.filter(server=OuterRef("pk"), family=4, is_main=True)
         return self.annotate(main_ipv4=Subquery(main.values("address")[:1]))
+
+    def with_connections(self):
+        """Each server's IPs (main first), switch ports and PDU outlets as the lists
+        `ip_list`, `port_list` and `outlet_list`, three queries for any number of servers.
+
+        As lists (to_attr) because a Prefetch with its own queryset otherwise clones that
+        queryset for every server: a third of the time of a page of 100."""
+        return self.prefetch_related(
+            Prefetch(
+                "ip_addresses",
+                IpAddress.objects.select_related("pool__network").order_by(
+                    "-is_main", "family", "pk"
+                ),
+                to_attr="ip_list",
+            ),
+            Prefetch(
+                "switch_ports",
+                SwitchPort.objects.select_related("switch").order_by("switch__name", "name"),
+                to_attr="port_list",
+            ),
+            Prefetch(
+                "pdu_outlets",
+                PduOutlet.objects.select_related("pdu").order_by("pdu__name", "number"),
+                to_attr="outlet_list",
+            ),
+        )
 
 
 class Server(models.Model):

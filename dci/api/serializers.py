@@ -231,8 +231,8 @@ class DciServerSerializer(serializers.Serializer):
     settings = serializers.DictField(default=dict, read_only=True)
     state = serializers.ChoiceField(source="dci_state", choices=SERVER_STATES)
     state_info = serializers.SerializerMethodField()
-    ip = DciIpSerializer(source="ip_addresses", many=True)
-    switch_connection = DciSwitchConnectionSerializer(source="switch_ports", many=True)
+    ip = DciIpSerializer(source="ip_list", many=True)
+    switch_connection = DciSwitchConnectionSerializer(source="port_list", many=True)
     pdu_connection = serializers.SerializerMethodField(
         help_text="The first outlet feeding the server (/api/v1/ lists every one), or null"
     )
@@ -278,7 +278,7 @@ class DciServerSerializer(serializers.Serializer):
 
     @extend_schema_field(DciPduConnectionSerializer(allow_null=True))
     def get_pdu_connection(self, server):
-        outlets = list(server.pdu_outlets.all())
+        outlets = server.outlet_list
         return DciPduConnectionSerializer(outlets[0]).data if outlets else None
 
     @extend_schema_field(DciIpmiSerializer(allow_null=True))
@@ -310,7 +310,7 @@ class DciServerSerializer(serializers.Serializer):
 
     def _main(self, server, family: int) -> int | None:
         return next(
-            (ip.pk for ip in server.ip_addresses.all() if ip.family == family and ip.is_main),
+            (ip.pk for ip in server.ip_list if ip.family == family and ip.is_main),
             None,
         )
 

@@ -21,9 +21,7 @@ from inventory.models import (
     IpAddress,
     IpPool,
     Network,
-    PduOutlet,
     Server,
-    SwitchPort,
 )
 from panel import services as people
 from panel.api.permissions import IsAdminRole
@@ -122,19 +120,7 @@ def servers(user) -> QuerySet:
     return selectors.with_dci_state(
         Server.objects.visible_to(user)
         .select_related("profile", "rack__location", "owner", "bmc")
-        .prefetch_related(
-            Prefetch(
-                "ip_addresses",
-                IpAddress.objects.select_related("pool__network").order_by(
-                    "-is_main", "family", "pk"
-                ),
-            ),
-            Prefetch("switch_ports", SwitchPort.objects.order_by("switch__name", "name")),
-            Prefetch(
-                "pdu_outlets",
-                PduOutlet.objects.select_related("pdu").order_by("pdu__name", "number"),
-            ),
-        )
+        .with_connections()
     )
 
 

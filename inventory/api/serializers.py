@@ -146,20 +146,20 @@ class ServerSerializer(StrictModelSerializer):
     mac = serializers.CharField(max_length=32, allow_null=True, allow_blank=True, required=False)
     owner = UserRefSerializer(read_only=True, allow_null=True)
     os_template = serializers.CharField(source="current_os", read_only=True)
-    ips = ServerIpSerializer(source="ip_addresses", many=True, read_only=True)
+    ips = ServerIpSerializer(source="ip_list", many=True, read_only=True)
     bmc = BmcSerializer()
     hardware_info = serializers.SerializerMethodField(
         help_text="What the last diagnostics reported (the utility image sends cpu, cpus, "
         "ram_mb and disks), or null before any ran."
     )
     switch_connection = SwitchConnectionSerializer(
-        source="switch_ports",
+        source="port_list",
         many=True,
         read_only=True,
         help_text="The switch ports the server is connected to (its BMC's marked).",
     )
     pdu_connection = PduConnectionSerializer(
-        source="pdu_outlets",
+        source="outlet_list",
         many=True,
         read_only=True,
         help_text="The PDU outlets feeding its power supplies.",

@@ -1,6 +1,6 @@
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, Prefetch
+from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -153,17 +153,7 @@ class ServerViewSet(
         return (
             Server.objects.visible_to(self.request.user)
             .select_related("profile", "rack__location", "owner", "bmc")
-            .prefetch_related(
-                Prefetch("ip_addresses", IpAddress.objects.order_by("-is_main", "family", "pk")),
-                Prefetch(
-                    "switch_ports",
-                    SwitchPort.objects.select_related("switch").order_by("switch__name", "name"),
-                ),
-                Prefetch(
-                    "pdu_outlets",
-                    PduOutlet.objects.select_related("pdu").order_by("pdu__name", "number"),
-                ),
-            )
+            .with_connections()
             .order_by("name")
         )
 
