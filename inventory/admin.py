@@ -60,9 +60,17 @@ class BmcForm(forms.ModelForm):
         return cleaned
 
     def save(self, commit=True):
+        """A stored BMC saves only what the form changed: its power readings and sweep claims
+        are the power sync's, written meanwhile by other processes."""
+        fields = [name for name in self.changed_data if name in self.Meta.fields]
         if self.cleaned_data.get("new_password"):
             self.instance.set_password(self.cleaned_data["new_password"])
-        return super().save(commit)
+            fields = [name for name in fields if name != "new_password"] + ["password_encrypted"]
+        if not (commit and self.instance.pk):
+            return super().save(commit)
+        if fields:
+            self.instance.save(update_fields=fields)
+        return self.instance
 
 
 def _secret_field(label: str, **options) -> forms.CharField:
@@ -389,10 +397,11 @@ class ServerAdmin(AuditedAdmin):
         return super().get_queryset(request).with_main_ipv4()
 
     def get_search_results(self, request, queryset, search_term):
-        """As the API searches: a name prefix, an exact address or MAC (a substring of every
-        column would scan the fleet and join its addresses)."""
+        """As the API searches (a name prefix, an exact address or MAC), and by exact serial,
+        BMC address or owner e-mail: a substring of every column would scan the fleet and
+        join its addresses."""
         term = search_term.strip()
-        return (queryset.search(term), False) if term else (queryset, False)
+        return (queryset.staff_search(term), False) if term else (queryset, False)
 
     def get_actions(self, request):
         """Bulk deletes go through `delete_servers`, which reports each refusal."""

@@ -125,6 +125,18 @@ class HardwareProfile(models.Model):
         return self.name
 
 
+def _search_matches(term: str) -> Q:
+    matches = Q(name__istartswith=term)
+    # Only a term that is an address or a MAC is compared with them (PostgreSQL's inet
+    # column refuses anything else).
+    with suppress(ValidationError):
+        address = str(parse_address(term))
+        matches |= Q(pk__in=IpAddress.objects.filter(address=address).values("server"))
+    with suppress(ValidationError):
+        matches |= Q(mac=normalise_mac(term))
+    return matches
+
+
 class ServerQuerySet(OwnedQuerySet):
     owner_path = "owner"
 
@@ -145,15 +157,20 @@ class ServerQuerySet(OwnedQuerySet):
     def search(self, term: str):
         """Name prefix in any case, or exact address or PXE MAC: what indexes serve (a name's
         middle would be a scan of the fleet)."""
-        matches = Q(name__istartswith=term)
-        # Only a term that is an address or a MAC is compared with them (PostgreSQL's inet
-        # column refuses anything else).
-        with suppress(ValidationError):
-            address = str(parse_address(term))
-            matches |= Q(pk__in=IpAddress.objects.filter(address=address).values("server"))
-        with suppress(ValidationError):
-            matches |= Q(mac=normalise_mac(term))
-        return self.filter(matches)
+        return self.filter(_search_matches(term))
+
+    def staff_search(self, term: str):
+        """What staff look servers up by besides `search`: an exact serial, BMC address or
+        owner e-mail (subqueries, so each side keeps its own index)."""
+        owners = self.model._meta.get_field("owner").related_model.objects.filter(
+            email__iexact=term
+        )
+        return self.filter(
+            _search_matches(term)
+            | Q(serial=term)
+            | Q(pk__in=Bmc.objects.filter(address=term).values("server"))
+            | Q(owner__in=owners.values("pk"))
+        )
 
     def with_main_ipv4(self):
         """Annotate `main_ipv4`: the server's main IPv4 address, or None."""

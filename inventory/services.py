@@ -74,13 +74,20 @@ def _check_bmc(bmc: Bmc) -> None:
 
 
 def _save(
-    *objects, conflict: str = "Another change to the same server, unit, MAC or BMC won"
+    *objects,
+    conflict: str = "Another change to the same server, unit, MAC or BMC won",
+    bmc_fields: list[str] | None = None,
 ) -> None:
-    """Save inside the caller's transaction; a constraint lost to a concurrent write is a 409."""
+    """Save inside the caller's transaction; a constraint lost to a concurrent write is a 409.
+    A BMC already stored saves only `bmc_fields`: its power readings and sweep claims are the
+    power sync's, written meanwhile by other processes."""
     try:
         with transaction.atomic():
             for obj in objects:
-                obj.save()
+                if isinstance(obj, Bmc) and obj.pk and bmc_fields is not None:
+                    obj.save(update_fields=bmc_fields)
+                else:
+                    obj.save()
     except IntegrityError as exc:
         raise Conflict(f"{conflict}; reload and retry.") from exc
 
@@ -141,19 +148,22 @@ def update_server(*, actor: User, server: Server, bmc: dict | None = None, **cha
     for name, value in changes.items():
         setattr(server, name, value)
     _check_server(server)
-    to_save = [server]
+    to_save, bmc_fields = [server], []
     if bmc:
         controller = server.bmc
         for name in ("address", "port", "username"):
             if name in bmc and getattr(controller, name) != bmc[name]:
                 setattr(controller, name, bmc[name])
                 changed.append(f"bmc.{name}")
+                bmc_fields.append(name)
         if bmc.get("password"):
             controller.set_password(bmc["password"])
             changed.append("bmc.password")
+            bmc_fields.append("password_encrypted")
         _check_bmc(controller)
-        to_save.append(controller)
-    _save(*to_save)
+        if bmc_fields:
+            to_save.append(controller)
+    _save(*to_save, bmc_fields=bmc_fields)
     audit.record(actor=actor, action="server.update", target=server, changed=changed)
     return server
 

@@ -25,6 +25,14 @@ class CappedCountPaginator(Paginator):
         return self.object_list.values("pk")[: self.CAP].count()
 
 
+def as_id(text: str | None) -> int | None:
+    """The row id a typed URL or search names, or None for anything that cannot be one (a
+    number past the database's ids would be an overflow, a 500)."""
+    if text and text.isdigit() and int(text) < 2**63:
+        return int(text)
+    return None
+
+
 class ChosenOnlyFilter(admin.SimpleListFilter):
     """A filter on a relation with too many rows to list (servers, customers, racks): none is
     listed, the chosen one is shown; pages link to `?<parameter_name>=<id>`, where
@@ -35,20 +43,19 @@ class ChosenOnlyFilter(admin.SimpleListFilter):
         reads)."""
         raise NotImplementedError
 
+    def chosen_pk(self) -> int | None:
+        return as_id(self.value())
+
     def lookups(self, request, model_admin):
-        value = self.value()
-        if not (value and value.isdigit()):
-            return []
-        return [(value, str(row)) for row in self.chosen(int(value))]
+        pk = self.chosen_pk()
+        return [] if pk is None else [(str(pk), str(row)) for row in self.chosen(pk)]
 
     def has_output(self):
         return True
 
     def queryset(self, request, queryset):
-        value = self.value()
-        if value and value.isdigit():
-            return queryset.filter(**{f"{self.parameter_name}_id": int(value)})
-        return queryset
+        pk = self.chosen_pk()
+        return queryset if pk is None else queryset.filter(**{f"{self.parameter_name}_id": pk})
 
 
 class IndexedValuesFilter(admin.AllValuesFieldListFilter):

@@ -25,6 +25,18 @@ def env_bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def env_int(name: str, default: int, minimum: int = 0) -> int:
+    """A whole number of at least `minimum`, refused at start-up with its name otherwise."""
+    value = os.environ.get(name, str(default))
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}.")
+    return number
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -173,12 +185,12 @@ EMAIL_BACKEND = os.environ.get(
     if EMAIL_HOST
     else "django.core.mail.backends.console.EmailBackend",
 )
-EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
-EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "metalpanel@localhost")
 # The portal's address in mails (links to the operation); empty: no links.
 PANEL_PORTAL_URL = os.environ.get("PANEL_PORTAL_URL", "").rstrip("/")
@@ -189,9 +201,7 @@ PANEL_PORTAL_URL = os.environ.get("PANEL_PORTAL_URL", "").rstrip("/")
 BEHIND_TLS_PROXY = env_bool("PANEL_BEHIND_TLS_PROXY")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = BEHIND_TLS_PROXY or env_bool("PANEL_SECURE_COOKIES")
-SECURE_HSTS_SECONDS = (
-    int(os.environ.get("PANEL_HSTS_SECONDS", "31536000")) if BEHIND_TLS_PROXY else 0
-)
+SECURE_HSTS_SECONDS = env_int("PANEL_HSTS_SECONDS", 31536000) if BEHIND_TLS_PROXY else 0
 # What pages may load: only the panel's own files, no inline script (panel.security).
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -205,12 +215,12 @@ CONTENT_SECURITY_POLICY = (
 PANEL_ENCRYPTION_KEY = os.environ.get("PANEL_ENCRYPTION_KEY", "")
 # Number of reverse proxies in front of the panel whose X-Forwarded-For entries are trusted
 # for the client address (audit log, token CIDR binding). 0: use the socket address.
-PANEL_TRUSTED_PROXY_COUNT = int(os.environ.get("PANEL_TRUSTED_PROXY_COUNT", "0"))
+PANEL_TRUSTED_PROXY_COUNT = env_int("PANEL_TRUSTED_PROXY_COUNT", 0)
 # Where those proxies connect from: X-Forwarded-For from any other peer is not believed.
 PANEL_TRUSTED_PROXY_CIDRS = env_networks("PANEL_TRUSTED_PROXY_CIDRS", "127.0.0.0/8,::1/128")
 PANEL_IDEMPOTENCY_TTL_HOURS = 24
 # The DCImanager-compatible API's lists answer at most this many rows at once (limit=offset,count).
-PANEL_DCI_LIST_MAX = int(os.environ.get("PANEL_DCI_LIST_MAX", "10000"))
+PANEL_DCI_LIST_MAX = env_int("PANEL_DCI_LIST_MAX", 10000, minimum=1)
 # IPMI: the longest one BMC call may take before the BMC counts as unreachable.
 PANEL_BMC_TIMEOUT = float(os.environ.get("PANEL_BMC_TIMEOUT", "20"))
 # An operation on a BMC already marked unreachable first gets one read this short: a dead
@@ -219,48 +229,48 @@ PANEL_BMC_PROBE_SECONDS = float(os.environ.get("PANEL_BMC_PROBE_SECONDS", "1"))
 # SNMP (switches, PDUs): how long to wait for the answer to each try of a request.
 PANEL_SNMP_TIMEOUT = float(os.environ.get("PANEL_SNMP_TIMEOUT", "2"))
 # How often an unanswered SNMP request is resent: silence fails after timeout x (retries + 1).
-PANEL_SNMP_RETRIES = int(os.environ.get("PANEL_SNMP_RETRIES", "1"))
+PANEL_SNMP_RETRIES = env_int("PANEL_SNMP_RETRIES", 1)
 # Power-state sync: how often each BMC is read, and how many each chunk reads at once.
-PANEL_POWER_SYNC_SECONDS = int(os.environ.get("PANEL_POWER_SYNC_SECONDS", "60"))
-PANEL_POWER_SYNC_CONCURRENCY = int(os.environ.get("PANEL_POWER_SYNC_CONCURRENCY", "64"))
+PANEL_POWER_SYNC_SECONDS = env_int("PANEL_POWER_SYNC_SECONDS", 60, minimum=1)
+PANEL_POWER_SYNC_CONCURRENCY = env_int("PANEL_POWER_SYNC_CONCURRENCY", 64, minimum=1)
 # A round of the power sync is cut into tasks of at most this many BMCs, shared by the
 # workers (250 / 64 at once x a 20 s timeout: even a chunk of dead BMCs ends within django-q2's
 # 120 s task timeout); a task no worker finished within the claim (worker killed, broker lost
 # it) is read by a later round.
-PANEL_POWER_SYNC_CHUNK = int(os.environ.get("PANEL_POWER_SYNC_CHUNK", "250"))
-PANEL_POWER_SYNC_CLAIM_SECONDS = int(os.environ.get("PANEL_POWER_SYNC_CLAIM_SECONDS", "300"))
+PANEL_POWER_SYNC_CHUNK = env_int("PANEL_POWER_SYNC_CHUNK", 250, minimum=1)
+PANEL_POWER_SYNC_CLAIM_SECONDS = env_int("PANEL_POWER_SYNC_CLAIM_SECONDS", 300, minimum=1)
 # Switch-port and PDU-outlet state sync: how often each device is read, how many at once.
-PANEL_NETWORK_SYNC_SECONDS = int(os.environ.get("PANEL_NETWORK_SYNC_SECONDS", "60"))
-PANEL_NETWORK_SYNC_CONCURRENCY = int(os.environ.get("PANEL_NETWORK_SYNC_CONCURRENCY", "16"))
+PANEL_NETWORK_SYNC_SECONDS = env_int("PANEL_NETWORK_SYNC_SECONDS", 60, minimum=1)
+PANEL_NETWORK_SYNC_CONCURRENCY = env_int("PANEL_NETWORK_SYNC_CONCURRENCY", 16, minimum=1)
 # How long a power operation waits for the BMC to report the new state, and how long a
 # graceful shutdown waits for the operating system.
-PANEL_POWER_CONFIRM_SECONDS = int(os.environ.get("PANEL_POWER_CONFIRM_SECONDS", "60"))
-PANEL_SOFT_SHUTDOWN_SECONDS = int(os.environ.get("PANEL_SOFT_SHUTDOWN_SECONDS", "300"))
+PANEL_POWER_CONFIRM_SECONDS = env_int("PANEL_POWER_CONFIRM_SECONDS", 60)
+PANEL_SOFT_SHUTDOWN_SECONDS = env_int("PANEL_SOFT_SHUTDOWN_SECONDS", 300)
 # A worker holds an operation for this long between check-ins; a dead worker's operations
 # are taken over after it. A task waits inline at most PANEL_OPERATION_INLINE_SECONDS, then
 # queues itself again so workers stay free.
-PANEL_OPERATION_LEASE_SECONDS = int(os.environ.get("PANEL_OPERATION_LEASE_SECONDS", "90"))
-PANEL_OPERATION_INLINE_SECONDS = int(os.environ.get("PANEL_OPERATION_INLINE_SECONDS", "30"))
+PANEL_OPERATION_LEASE_SECONDS = env_int("PANEL_OPERATION_LEASE_SECONDS", 90)
+PANEL_OPERATION_INLINE_SECONDS = env_int("PANEL_OPERATION_INLINE_SECONDS", 30)
 # Installs: how long a server may take to boot from the network after the panel rebooted it
 # (or after the owner was asked to), how long its installer may run, and how many reports
 # one installer may send.
-PANEL_PXE_BOOT_SECONDS = int(os.environ.get("PANEL_PXE_BOOT_SECONDS", "600"))
-PANEL_MANUAL_REBOOT_SECONDS = int(os.environ.get("PANEL_MANUAL_REBOOT_SECONDS", "86400"))
-PANEL_INSTALL_SECONDS = int(os.environ.get("PANEL_INSTALL_SECONDS", "7200"))
-PANEL_BOOT_EVENTS_PER_TICKET = int(os.environ.get("PANEL_BOOT_EVENTS_PER_TICKET", "2000"))
+PANEL_PXE_BOOT_SECONDS = env_int("PANEL_PXE_BOOT_SECONDS", 600)
+PANEL_MANUAL_REBOOT_SECONDS = env_int("PANEL_MANUAL_REBOOT_SECONDS", 86400)
+PANEL_INSTALL_SECONDS = env_int("PANEL_INSTALL_SECONDS", 7200)
+PANEL_BOOT_EVENTS_PER_TICKET = env_int("PANEL_BOOT_EVENTS_PER_TICKET", 2000)
 # SHA-512 crypt rounds of the root password an install puts in /etc/shadow. 5,000 is glibc's
 # default (what mkpasswd, the distributions' own passwd and Foreman write); every 10,000
 # more costs each install request about 7 ms of CPU (bench/fleet_install.py).
-PANEL_CRYPT_ROUNDS = int(os.environ.get("PANEL_CRYPT_ROUNDS", "5000"))
+PANEL_CRYPT_ROUNDS = env_int("PANEL_CRYPT_ROUNDS", 5000)
 # Portal logins: after this many failures within the window, for one account or from one
 # address, logins are refused until the window has passed.
-PANEL_LOGIN_FAILURES_PER_ACCOUNT = int(os.environ.get("PANEL_LOGIN_FAILURES_PER_ACCOUNT", "5"))
-PANEL_LOGIN_FAILURES_PER_IP = int(os.environ.get("PANEL_LOGIN_FAILURES_PER_IP", "20"))
-PANEL_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("PANEL_LOGIN_LOCKOUT_SECONDS", "900"))
+PANEL_LOGIN_FAILURES_PER_ACCOUNT = env_int("PANEL_LOGIN_FAILURES_PER_ACCOUNT", 5)
+PANEL_LOGIN_FAILURES_PER_IP = env_int("PANEL_LOGIN_FAILURES_PER_IP", 20)
+PANEL_LOGIN_LOCKOUT_SECONDS = env_int("PANEL_LOGIN_LOCKOUT_SECONDS", 900)
 # DCImanager-compatible API logins (dci.sessions): a session lives this long after its last
 # use, and never longer than the maximum after its login.
-PANEL_DCI_SESSION_SECONDS = int(os.environ.get("PANEL_DCI_SESSION_SECONDS", "3600"))
-PANEL_DCI_SESSION_MAX_SECONDS = int(os.environ.get("PANEL_DCI_SESSION_MAX_SECONDS", "86400"))
+PANEL_DCI_SESSION_SECONDS = env_int("PANEL_DCI_SESSION_SECONDS", 3600)
+PANEL_DCI_SESSION_MAX_SECONDS = env_int("PANEL_DCI_SESSION_MAX_SECONDS", 86400)
 # The panel as machines on the boot network reach it (dnsmasq_config's iPXE chain).
 PANEL_BOOT_URL = os.environ.get("PANEL_BOOT_URL", "")
 # Who may use the boot endpoints besides IPAM's boot networks: DHCP relays, NAT gateways, the
@@ -268,10 +278,10 @@ PANEL_BOOT_URL = os.environ.get("PANEL_BOOT_URL", "")
 PANEL_BOOT_ALLOWED_CIDRS = env_networks("PANEL_BOOT_ALLOWED_CIDRS")
 # Traffic accounting: seconds between counter reads (slots are aligned to it in UTC; it must
 # divide a day), and days of 5-minute detail kept (monthly rollups are kept for good).
-PANEL_TRAFFIC_POLL_SECONDS = int(os.environ.get("PANEL_TRAFFIC_POLL_SECONDS", "300"))
-PANEL_TRAFFIC_RETENTION_DAYS = int(os.environ.get("PANEL_TRAFFIC_RETENTION_DAYS", "400"))
+PANEL_TRAFFIC_POLL_SECONDS = env_int("PANEL_TRAFFIC_POLL_SECONDS", 300)
+PANEL_TRAFFIC_RETENTION_DAYS = env_int("PANEL_TRAFFIC_RETENTION_DAYS", 400)
 # Switches whose counters are read at once by a traffic poll round.
-PANEL_TRAFFIC_POLL_CONCURRENCY = int(os.environ.get("PANEL_TRAFFIC_POLL_CONCURRENCY", "32"))
+PANEL_TRAFFIC_POLL_CONCURRENCY = env_int("PANEL_TRAFFIC_POLL_CONCURRENCY", 32, minimum=1)
 # Webhooks (docs/webhooks.md): a receiver gets this long to accept the connection, and this
 # long in all to answer; a failed delivery is retried after BACKOFF seconds, doubling up to
 # BACKOFF_MAX, for RETRY_HOURS; a subscription whose deliveries all failed for
@@ -279,23 +289,23 @@ PANEL_TRAFFIC_POLL_CONCURRENCY = int(os.environ.get("PANEL_TRAFFIC_POLL_CONCURRE
 # REQUEUE_SECONDS by the sweep (every minute).
 PANEL_WEBHOOK_CONNECT_TIMEOUT = float(os.environ.get("PANEL_WEBHOOK_CONNECT_TIMEOUT", "3"))
 PANEL_WEBHOOK_TIMEOUT = float(os.environ.get("PANEL_WEBHOOK_TIMEOUT", "10"))
-PANEL_WEBHOOK_BACKOFF_SECONDS = int(os.environ.get("PANEL_WEBHOOK_BACKOFF_SECONDS", "30"))
-PANEL_WEBHOOK_BACKOFF_MAX_SECONDS = int(os.environ.get("PANEL_WEBHOOK_BACKOFF_MAX_SECONDS", "3600"))
+PANEL_WEBHOOK_BACKOFF_SECONDS = env_int("PANEL_WEBHOOK_BACKOFF_SECONDS", 30)
+PANEL_WEBHOOK_BACKOFF_MAX_SECONDS = env_int("PANEL_WEBHOOK_BACKOFF_MAX_SECONDS", 3600)
 PANEL_WEBHOOK_RETRY_HOURS = float(os.environ.get("PANEL_WEBHOOK_RETRY_HOURS", "24"))
 PANEL_WEBHOOK_DISABLE_AFTER_HOURS = float(os.environ.get("PANEL_WEBHOOK_DISABLE_AFTER_HOURS", "24"))
-PANEL_WEBHOOK_REQUEUE_SECONDS = int(os.environ.get("PANEL_WEBHOOK_REQUEUE_SECONDS", "300"))
+PANEL_WEBHOOK_REQUEUE_SECONDS = env_int("PANEL_WEBHOOK_REQUEUE_SECONDS", 300)
 if PANEL_TRAFFIC_POLL_SECONDS < 60 or 86400 % PANEL_TRAFFIC_POLL_SECONDS:
     raise ImproperlyConfigured("PANEL_TRAFFIC_POLL_SECONDS must divide a day, at least 60.")
 # Retention (panel.retention, daily and `manage.py purge_history`): days kept of finished
 # operations (with their logs and boot tickets; each server's newest is always kept), of the
 # audit log, and of webhook events with their deliveries. 0 keeps them for good.
-PANEL_RETAIN_OPERATIONS_DAYS = int(os.environ.get("PANEL_RETAIN_OPERATIONS_DAYS", "365"))
-PANEL_RETAIN_AUDIT_DAYS = int(os.environ.get("PANEL_RETAIN_AUDIT_DAYS", "730"))
-PANEL_RETAIN_WEBHOOK_DAYS = int(os.environ.get("PANEL_RETAIN_WEBHOOK_DAYS", "30"))
+PANEL_RETAIN_OPERATIONS_DAYS = env_int("PANEL_RETAIN_OPERATIONS_DAYS", 365)
+PANEL_RETAIN_AUDIT_DAYS = env_int("PANEL_RETAIN_AUDIT_DAYS", 730)
+PANEL_RETAIN_WEBHOOK_DAYS = env_int("PANEL_RETAIN_WEBHOOK_DAYS", 30)
 # /metrics (Prometheus): besides staff API tokens, scrapers on these networks may read it.
 PANEL_METRICS_ALLOWED_CIDRS = env_networks("PANEL_METRICS_ALLOWED_CIDRS")
 # Finished operations and refused logins are counted over this many recent seconds.
-PANEL_METRICS_WINDOW_SECONDS = int(os.environ.get("PANEL_METRICS_WINDOW_SECONDS", "3600"))
+PANEL_METRICS_WINDOW_SECONDS = env_int("PANEL_METRICS_WINDOW_SECONDS", 3600)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -351,7 +361,7 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # django-q2: Redis broker when REDIS_URL is set, the database (ORM broker) otherwise.
 Q_CLUSTER = {
     "name": "metalpanel",
-    "workers": int(os.environ.get("PANEL_WORKERS", "4")),
+    "workers": env_int("PANEL_WORKERS", 4, minimum=1),
     "timeout": 120,
     "retry": 180,
     "max_attempts": 1,
@@ -374,6 +384,21 @@ def _bounded(redis_url: str) -> str:
     query.setdefault("socket_timeout", "5")
     return urlunsplit(parts._replace(query=urlencode(query)))
 
+
+# A chunk of the power sweep whose BMCs all time out must still end within a task's timeout,
+# and its claim outlast it; else its BMCs would be read twice, or never.
+_DEAD_CHUNK_SECONDS = -(-PANEL_POWER_SYNC_CHUNK // PANEL_POWER_SYNC_CONCURRENCY) * PANEL_BMC_TIMEOUT
+if Q_CLUSTER["timeout"] <= _DEAD_CHUNK_SECONDS:
+    raise ImproperlyConfigured(
+        f"A power sweep chunk of dead BMCs would take {_DEAD_CHUNK_SECONDS:g} s "
+        f"(PANEL_POWER_SYNC_CHUNK / PANEL_POWER_SYNC_CONCURRENCY x PANEL_BMC_TIMEOUT), not under "
+        f"the workers' {Q_CLUSTER['timeout']} s task timeout: lower the chunk or the timeout."
+    )
+if Q_CLUSTER["timeout"] >= PANEL_POWER_SYNC_CLAIM_SECONDS:
+    raise ImproperlyConfigured(
+        f"PANEL_POWER_SYNC_CLAIM_SECONDS must be over the workers' {Q_CLUSTER['timeout']} s "
+        "task timeout, so no round takes BMCs a chunk is still reading."
+    )
 
 if REDIS_URL:
     Q_CLUSTER["redis"] = _bounded(REDIS_URL)

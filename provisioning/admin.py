@@ -15,7 +15,13 @@ from django.utils.timesince import timesince
 
 from inventory.admin import ServerAdmin
 from inventory.models import Server
-from panel.admin import AuditedAdmin, CappedCountPaginator, ChosenOnlyFilter, ReadOnlyAdmin
+from panel.admin import (
+    AuditedAdmin,
+    CappedCountPaginator,
+    ChosenOnlyFilter,
+    ReadOnlyAdmin,
+    as_id,
+)
 from panel.exceptions import PanelError, error_text
 from panel.models import User
 from provisioning import services
@@ -59,12 +65,10 @@ class RequestedByFilter(admin.SimpleListFilter):
         return [("panel", "The panel itself"), *((str(u.pk), u.email) for u in staff)]
 
     def queryset(self, request, queryset):
-        value = self.value()
-        if value == "panel":
+        if self.value() == "panel":
             return queryset.filter(requested_by__isnull=True)
-        if value and value.isdigit():
-            return queryset.filter(requested_by_id=int(value))
-        return queryset
+        pk = as_id(self.value())
+        return queryset if pk is None else queryset.filter(requested_by_id=pk)
 
 
 class ServerFilter(ChosenOnlyFilter):
@@ -157,9 +161,9 @@ class OperationAdmin(ReadOnlyAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         """`123` or `#123` is an operation's number; anything else a server's name."""
-        number = search_term.strip().lstrip("#")
-        if number.isdigit():
-            return queryset.filter(pk=int(number)), False
+        number = as_id(search_term.strip().lstrip("#"))
+        if number is not None:
+            return queryset.filter(pk=number), False
         return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="#", ordering="id")

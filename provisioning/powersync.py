@@ -208,10 +208,16 @@ def claim_round() -> Round:
 
 def sweep_chunk(began: datetime, bmc_ids: list[int]) -> SweepReport:
     """Read, in parallel, the BMCs among `bmc_ids` that round `began` still holds, and store
-    what each one said. A chunk run twice, or one whose BMCs a later round took after its
-    claim expired, reads (or stores) none of them again."""
+    what each one said. The chunk first renews their claim (it may start long after the round
+    was planned), so no later round takes them while it reads. A chunk run twice, or one
+    whose claim expired before it started, reads (or stores) none of them again: their
+    next round reads them."""
     since = timezone.now()
-    held = Bmc.objects.filter(pk__in=bmc_ids, sweep_round=began, sweep_claimed_until__isnull=False)
+    until = since + timedelta(seconds=settings.PANEL_POWER_SYNC_CLAIM_SECONDS)
+    Bmc.objects.filter(pk__in=bmc_ids, sweep_round=began, sweep_claimed_until__gt=since).update(
+        sweep_claimed_until=until
+    )
+    held = Bmc.objects.filter(pk__in=bmc_ids, sweep_round=began, sweep_claimed_until=until)
     due = list(held.select_related("server__owner"))
     report = SweepReport(polled=len(due))
     workers = max(1, min(settings.PANEL_POWER_SYNC_CONCURRENCY, len(due)))
@@ -244,6 +250,10 @@ def _save_polls(bmcs: list[Bmc], read_since: datetime, began: datetime) -> None:
         only_where=Q(sweep_round=began)
         & (Q(power_state_read_at__isnull=True) | Q(power_state_read_at__lt=read_since)),
     )
+
+
+def any_round_running(now: datetime) -> bool:
+    return Bmc.objects.filter(sweep_claimed_until__gt=now).exists()
 
 
 def finished_round(began: datetime) -> SweepReport | None:

@@ -261,7 +261,9 @@ def sync_power_states() -> powersync.Round:
             bmc_ids,
             task_name=f"power-sync-{round_.began:%Y%m%dT%H%M%S.%f}-{number}",
         )
-    if not round_.bmc_ids:  # nothing due: the sweep still ran, as /metrics should tell
+    if not round_.bmc_ids and not powersync.any_round_running(round_.began):
+        # Nothing due and no round still reading: the sweep still ran, as /metrics should
+        # tell (while a round reads, its last chunk tells).
         powersync.record_sweep(powersync.SweepReport())
     return round_
 

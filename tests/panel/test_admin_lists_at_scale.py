@@ -88,8 +88,17 @@ def test_owner_and_rack_filters_list_only_the_chosen_one(staff, admin):
 
 
 @pytest.mark.django_db
-def test_the_server_search_is_a_name_prefix_or_an_exact_address_or_mac(staff, admin):
-    web = make_server(actor=admin, name="web-frankfurt-1", mac="02:00:00:aa:00:01")
+def test_the_server_search_is_a_name_prefix_or_an_exact_address_mac_serial_bmc_or_owner(
+    staff, admin, customer
+):
+    web = make_server(
+        actor=admin,
+        name="web-frankfurt-1",
+        mac="02:00:00:aa:00:01",
+        serial="SN-4711",
+        owner=customer,
+        bmc={"address": "10.9.8.7", "username": "admin", "password": "password"},
+    )
     make_server(actor=admin, name="db-frankfurt-1")
     address = ipam.allocate_ip(actor=admin, server=web, pool=make_pool()).address
 
@@ -100,6 +109,9 @@ def test_the_server_search_is_a_name_prefix_or_an_exact_address_or_mac(staff, ad
     assert found("frankfurt") == []
     assert found(address) == ["web-frankfurt-1"]
     assert found("02-00-00-AA-00-01") == ["web-frankfurt-1"]
+    assert found("SN-4711") == found("10.9.8.7") == ["web-frankfurt-1"]
+    assert found(customer.email.upper()) == ["web-frankfurt-1"]
+    assert found("SN-47") == found("10.9.8") == []  # exact, as indexes serve them
 
 
 @pytest.mark.django_db
@@ -124,3 +136,15 @@ def _choices(page, title: str) -> list[str]:
     changelist = page.context["cl"]
     (spec,) = [spec for spec in changelist.filter_specs if spec.title == title]
     return [str(choice["display"]) for choice in spec.choices(changelist)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [{"owner": "9" * 20}, {"rack": "9" * 20}, {"q": "#" + "9" * 20}, {"requested_by": "9" * 20}],
+)
+def test_a_typed_id_past_the_database_s_ids_finds_nothing_rather_than_a_500(staff, query):
+    url = SERVERS if set(query) & {"owner", "rack"} else OPERATIONS
+    answer = staff.get(url, query)
+    assert answer.status_code == 200
+    assert list(answer.context["cl"].result_list) == []

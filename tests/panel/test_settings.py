@@ -138,3 +138,20 @@ def test_a_hop_that_is_not_an_address_is_not_believed(rf):
         assert client_address(request) == "10.0.0.1"
     mapped = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="::ffff:192.0.2.5")
     assert client_address(mapped) == "192.0.2.5"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PANEL_RETAIN_AUDIT_DAYS": "2y"}, "PANEL_RETAIN_AUDIT_DAYS must be a whole number"),
+        ({"PANEL_RETAIN_OPERATIONS_DAYS": "-1"}, "PANEL_RETAIN_OPERATIONS_DAYS must be at least 0"),
+        ({"PANEL_POWER_SYNC_CHUNK": "0"}, "PANEL_POWER_SYNC_CHUNK must be at least 1"),
+        ({"PANEL_POWER_SYNC_CHUNK": "1000"}, "A power sweep chunk of dead BMCs would take 320 s"),
+        ({"PANEL_POWER_SYNC_CLAIM_SECONDS": "60"}, "PANEL_POWER_SYNC_CLAIM_SECONDS must be over"),
+    ],
+)
+def test_a_bad_number_is_refused_at_start_up_with_its_name(env, message):
+    """A negative chunk once planned rounds that queued nothing: no BMC was ever read again."""
+    result = load_settings(SECRET_KEY="x", PANEL_BMC_TIMEOUT="20", **env)
+    assert result.returncode != 0
+    assert message in result.stderr

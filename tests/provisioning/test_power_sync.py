@@ -149,6 +149,55 @@ def test_a_bmc_read_in_a_round_is_due_again_one_interval_after_the_round_began(
     assert set(Bmc.objects.values_list("next_poll_at", flat=True)) == {round_.began + interval}
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_that_starts_late_renews_its_claim_so_no_later_round_takes_its_bmcs(
+    rack_of_lab_servers, simlab, settings
+):
+    """Planned long ago (the queue was deep), the chunk holds its BMCs from when it starts."""
+    settings.PANEL_POWER_SYNC_CLAIM_SECONDS = 2
+    round_ = powersync.claim_round()
+    time.sleep(1)  # the chunk waited in the queue
+    claimed = threading.Thread(
+        target=lambda: (
+            powersync.sweep_chunk(round_.began, round_.bmc_ids),
+            connections.close_all(),
+        )
+    )
+    simlab.change(rack_of_lab_servers[0].lab_port, silent=True)  # holds the chunk 3 s
+    claimed.start()
+    time.sleep(1.5)  # the round's own claim has expired, the chunk's renewal has not
+    assert powersync.claim_round().bmc_ids == []
+    claimed.join(timeout=30)
+    assert reads(simlab, rack_of_lab_servers[1:]) == [1] * 5
+
+
+def test_an_empty_tick_while_a_round_reads_leaves_the_round_to_report(
+    rack_of_lab_servers, settings
+):
+    """/metrics would otherwise flap to 0 BMCs polled during every long round."""
+    broker = get_broker()
+    broker.purge_queue()
+    try:
+        services.sync_power_states()  # a round's chunks wait for the workers
+        services.sync_power_states()  # the next tick: nothing due
+    finally:
+        broker.purge_queue()
+    assert not SweepRecord.objects.exists()
+
+
+def test_an_admin_change_of_a_bmc_keeps_what_the_sweep_wrote_meanwhile(rack_of_lab_servers):
+    from inventory.admin import BmcForm
+
+    bmc = rack_of_lab_servers[0].bmc
+    form = BmcForm({"address": bmc.address, "port": bmc.port, "username": "root"}, instance=bmc)
+    assert form.is_valid(), form.errors
+    round_ = powersync.claim_round()  # between the page's load and its save
+    form.save()
+    stored = Bmc.objects.get(pk=bmc.pk)
+    assert (stored.username, stored.sweep_round) == ("root", round_.began)
+    assert stored.sweep_claimed_until is not None
+
+
 def test_each_bmc_of_a_round_is_read_once_whatever_chunk_runs_twice(rack_of_lab_servers, simlab):
     round_ = powersync.claim_round()
     chunks = [round_.bmc_ids[:4], round_.bmc_ids[4:]]
@@ -211,9 +260,10 @@ def test_a_sweep_reads_a_row_of_racks_at_once_without_losing_one(
     try:
         enrol_lab(ports=lab.ports, username="admin", password="password")
         for _ in range(2):
-            # The claim, then for each chunk one UPDATE per outcome, not one per BMC.
+            # The claim, then for each chunk its renewal and one UPDATE per outcome, not one
+            # per BMC.
             chunks = -(-600 // settings.PANEL_POWER_SYNC_CHUNK)
-            with django_assert_max_num_queries(2 + 6 * chunks):
+            with django_assert_max_num_queries(2 + 7 * chunks):
                 report = powersync.sweep()
             assert (report.polled, report.failed) == (600, 0)
             Bmc.objects.update(next_poll_at=None)
