@@ -46,15 +46,18 @@ def test_two_planners_and_two_workers_read_every_bmc_exactly_once(settings):
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
 def test_a_round_whose_worker_was_killed_mid_chunk_is_read_by_a_later_round(settings):
-    settings.PANEL_POWER_SYNC_CLAIM_SECONDS = 2
+    # The workers' claim too (a chunk renews it): just over what a chunk of dead BMCs takes.
+    quick = {"PANEL_BMC_TIMEOUT": 3, "PANEL_POWER_SYNC_CHUNK": 40}
+    quick["PANEL_POWER_SYNC_CLAIM_SECONDS"] = 4
+    settings.PANEL_POWER_SYNC_CLAIM_SECONDS = 4
     lab = Simlab(servers=40, address="127.0.0.2")
     try:
         enrol_lab(ports=lab.ports, username="admin", password="password", address=lab.address)
         Schedule.objects.all().delete()
         get_broker().purge_queue()
         silent = lab.ports[0]
-        lab.change(silent, silent=True)  # holds the chunk for a login timeout (about 5 s)
-        first = Qcluster()
+        lab.change(silent, silent=True)  # holds the chunk for its BMC timeout
+        first = Qcluster(**quick)
         try:
             services.sync_power_states()
             wait_until(lambda: sum(lab.power_reads().values()) == 39)  # waiting for `silent`
@@ -64,8 +67,8 @@ def test_a_round_whose_worker_was_killed_mid_chunk_is_read_by_a_later_round(sett
         assert not Bmc.objects.filter(sweep_claimed_until=None).exists()  # nothing stored
         assert services.sync_power_states().bmc_ids == []  # still held by the lost round
         lab.change(silent, silent=False)
-        time.sleep(2)  # the lost round's claim expires
-        second = Qcluster()
+        time.sleep(4)  # the lost round's claim expires
+        second = Qcluster(**quick)
         try:
             assert len(services.sync_power_states().bmc_ids) == 40
             record = SweepRecord.objects.filter(kind="power", polled=40, failed=0)

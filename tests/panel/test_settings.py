@@ -147,7 +147,10 @@ def test_a_hop_that_is_not_an_address_is_not_believed(rf):
         ({"PANEL_RETAIN_OPERATIONS_DAYS": "-1"}, "PANEL_RETAIN_OPERATIONS_DAYS must be at least 0"),
         ({"PANEL_POWER_SYNC_CHUNK": "0"}, "PANEL_POWER_SYNC_CHUNK must be at least 1"),
         ({"PANEL_POWER_SYNC_CHUNK": "1000"}, "A power sweep chunk of dead BMCs would take 320 s"),
-        ({"PANEL_POWER_SYNC_CLAIM_SECONDS": "60"}, "PANEL_POWER_SYNC_CLAIM_SECONDS must be over"),
+        (
+            {"PANEL_POWER_SYNC_CLAIM_SECONDS": "60"},
+            "PANEL_POWER_SYNC_CLAIM_SECONDS must be over the 80 s",
+        ),
     ],
 )
 def test_a_bad_number_is_refused_at_start_up_with_its_name(env, message):
