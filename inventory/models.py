@@ -85,15 +85,21 @@ class HardwareProfileQuerySet(models.QuerySet):
         """Annotate total and free (see ServerQuerySet.free) servers: exact counts, each a
         subquery per profile on the (profile, owner, state, suspended) index, not a grouping
         of the whole fleet."""
+        candidates = Server.objects.for_sale()
         return self.annotate(
             total_server_count=_count_per_profile(Server.objects.all()),
-            free_server_count=_count_per_profile(Server.objects.free()),
+            # Exact, and never joins the fleet: the candidates (an index range) less those
+            # of them held back, found through the few unreachable BMCs and active operations.
+            free_server_count=_count_per_profile(candidates)
+            - _count_per_profile(candidates.held_back()),
         )
 
 
 def _count_per_profile(servers):
+    """Counting the profile column (never null here), not the id, so that the count reads
+    only the (profile, owner, state, suspended) index."""
     counted = servers.filter(profile=OuterRef("pk")).order_by().values("profile")
-    return Coalesce(Subquery(counted.annotate(count=Count("pk")).values("count")), 0)
+    return Coalesce(Subquery(counted.annotate(count=Count("profile")).values("count")), 0)
 
 
 class HardwareProfile(models.Model):
@@ -137,6 +143,15 @@ def _search_matches(term: str) -> Q:
     return matches
 
 
+def _held_back() -> Q:
+    """Servers whose BMC is known unreachable or that have an operation queued or running,
+    each set found from its own few rows (subqueries on partial indexes, not joins over the
+    fleet)."""
+    unreachable = Bmc.objects.filter(reachable=False).values("server")
+    busy = Server.objects.filter(operations__state__in=ACTIVE_OPERATION_STATES)
+    return Q(pk__in=unreachable) | Q(pk__in=busy.values("pk"))
+
+
 class ServerQuerySet(OwnedQuerySet):
     owner_path = "owner"
 
@@ -144,11 +159,14 @@ class ServerQuerySet(OwnedQuerySet):
         """Free to sell: ready, unowned, not suspended, BMC not known to be unreachable, and
         no operation queued or running (an install or wipe still underway). Operations are
         provisioning's: reached by the reverse relation's name, nothing imported."""
-        return (
-            self.filter(state=Server.State.READY, owner__isnull=True, suspended=False)
-            .exclude(bmc__reachable=False)
-            .exclude(operations__state__in=ACTIVE_OPERATION_STATES)
-        )
+        return self.for_sale().exclude(_held_back())
+
+    def for_sale(self):
+        """Ready, unowned and not suspended: free unless held_back."""
+        return self.filter(state=Server.State.READY, owner__isnull=True, suspended=False)
+
+    def held_back(self):
+        return self.filter(_held_back())
 
     def with_address(self, address: str):
         """Servers with this exact address, each once (a subquery, not a join)."""
@@ -261,6 +279,13 @@ class Server(models.Model):
             models.Index(
                 fields=["profile", "owner", "state", "suspended"], name="server_profile_owner_state"
             ),
+            # The servers for sale (see ServerQuerySet.for_sale) by configuration, with their
+            # ids: the free count subtracts those held back without reading a row.
+            models.Index(
+                fields=["profile", "id"],
+                condition=Q(state="ready", owner__isnull=True, suspended=False),
+                name="server_for_sale",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["rack", "unit"], name="server_one_per_rack_unit"),
@@ -360,7 +385,11 @@ class Bmc(models.Model):
             models.UniqueConstraint(fields=["address", "port"], name="bmc_unique_endpoint")
         ]
         # Each chunk asks whether its round still holds a BMC; the last one counts the round.
-        indexes = [models.Index(fields=["sweep_round", "sweep_claimed_until"], name="bmc_sweep")]
+        indexes = [
+            models.Index(fields=["sweep_round", "sweep_claimed_until"], name="bmc_sweep"),
+            # The few BMCs known unreachable, which hold their servers back from sale.
+            models.Index(fields=["server"], condition=Q(reachable=False), name="bmc_unreachable"),
+        ]
 
     def __str__(self):
         return f"{self.address}:{self.port}"

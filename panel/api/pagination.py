@@ -1,5 +1,7 @@
 import re
 
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 
@@ -10,9 +12,28 @@ def _whole_number(raw: str, low: int, high: int) -> int | None:
     return int(raw) if re.fullmatch(r"[0-9]{1,9}", raw) and low <= int(raw) <= high else None
 
 
+class DeferredJoinPaginator(Paginator):
+    """A page past the first reads its ids first (OFFSET walks only the ordering's index),
+    then its rows and their relations by id: the rows skipped are never read or joined
+    (page 500 of 100,000 servers: 139 ms -> see README's Scale)."""
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        rows = self.object_list
+        if bottom and isinstance(rows, QuerySet):
+            ids = list(rows.values_list("pk", flat=True)[bottom:top])
+            return self._get_page(list(rows.filter(pk__in=ids)), number, self)
+        return self._get_page(rows[bottom:top], number, self)
+
+
 class PanelPagination(DocumentedParameters, PageNumberPagination):
     """`?page=` and `?page_size=` (1 to 500); anything else is a 400, not the default page."""
 
+    django_paginator_class = DeferredJoinPaginator
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500

@@ -169,3 +169,23 @@ def test_a_customer_pages_only_their_own_servers_by_cursor(customer, other_custo
     make_server()
     assert _walk(token_client(customer), "/api/v1/servers/?page_size=1") == [mine.pk]
     assert _walk(token_client(make_user("customer")), "/api/v1/servers/?page_size=1") == []
+
+
+def test_a_deep_page_lists_the_rows_a_plain_offset_would_in_the_same_order(admin_api, admin):
+    """Pages past the first read their ids first, then the rows by id (no join of the rows
+    skipped): the same rows, in the list's order, and a constant number of queries."""
+    for number in range(25):
+        make_server(actor=admin, name=f"node-{(number * 7) % 25:02d}")
+    expected = sorted(Server.objects.values_list("name", flat=True))
+    pages = [
+        admin_api.get(f"/api/v1/servers/?page_size=10&page={page}&ordering={order}").json()
+        for page in (2, 3)
+        for order in ("name", "-name")
+    ]
+    assert [row["name"] for row in pages[0]["results"]] == expected[10:20]
+    assert [row["name"] for row in pages[1]["results"]] == expected[::-1][10:20]
+    assert [row["name"] for row in pages[2]["results"]] == expected[20:]
+    assert pages[2]["count"] == 25
+    assert _queries(admin_api, "/api/v1/servers/?page_size=10&page=2") == _queries(
+        admin_api, "/api/v1/servers/?page_size=10&page=3"
+    )
