@@ -122,8 +122,9 @@ class ServerFilter(PanelFilterSet):
         return queryset.with_address(value)
 
     def filter_free(self, queryset, name, value):
-        free = Server.objects.free().values("pk")
-        return queryset.filter(pk__in=free) if value else queryset.exclude(pk__in=free)
+        if value:
+            return queryset.free()  # on the list's own rows: the partial index serves it
+        return queryset.exclude(pk__in=Server.objects.free().values("pk"))
 
 
 class ServerViewSet(
