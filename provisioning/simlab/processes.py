@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 STOP_SECONDS = 5
+KILL_SECONDS = 2
 
 
 class StopRequested(Exception):
@@ -78,4 +79,8 @@ class Children:
         for child in self.running:
             child.signal_group(signal.SIGKILL)
             child.process.wait()
+        # A SIGKILLed worker is gone a moment later, once init reaps it: wait for that too.
+        deadline = time.monotonic() + KILL_SECONDS
+        while any(child.group_alive() for child in self.running) and time.monotonic() < deadline:
+            time.sleep(0.02)
         self.running = []
