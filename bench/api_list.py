@@ -2,7 +2,8 @@
 
 Seeds a fleet with bulk inserts (20 configurations; half the servers owned by 20 customers; a
 third with a main IPv4; a BMC each; as many finished operations as servers, at least 10,000,
-and 1 % of servers busy with a queued one; 10,000 audit events), serves the panel with
+and 1 % of servers busy with a queued one; 1 % changed since a billing system's last sync;
+10,000 audit events), serves the panel with
 gunicorn (2 workers) on a free loopback port and, for every list, prints the median and p95
 over `--requests` sequential requests (after 2 warm-up requests; fewer, at least one, for a
 list that has taken a minute already) and the queries one request
@@ -55,6 +56,7 @@ def main() -> None:
 def seed(count: int) -> dict:
     """The fleet, in bulk; returns what the requests name (token, session, a server...)."""
     from django.db import connection, transaction
+    from django.db.models import F
     from django.test import Client
     from django.utils import timezone
 
@@ -171,6 +173,9 @@ def seed(count: int) -> dict:
             ),
             batch_size=BATCH,
         )
+        # One server in a hundred changed since a billing system's last sync.
+        changed = now + timedelta(minutes=1)
+        Server.objects.alias(n=F("pk") % 100).filter(n=0).update(updated_at=changed)
         _, key = create_api_token(actor=None, user=admin, name="bench")
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -190,6 +195,7 @@ def seed(count: int) -> dict:
         "middle_id": middle,
         "ip": str(ipaddress.IPv4Address("100.64.0.1") + count // 3 * 3),
         "mac": _mac(count // 2),
+        "last_sync": (changed - timedelta(seconds=30)).isoformat(),
     }
 
 
@@ -210,6 +216,11 @@ def endpoints(fleet: dict) -> list[tuple[str, str, str]]:
         ("servers ?search=<name prefix>", f"{servers}&search=srv-00042", "token"),
         ("servers ?ip=", f"{servers}&ip={fleet['ip']}", "token"),
         ("servers ?mac=", f"{servers}&mac={fleet['mac']}", "token"),
+        (
+            "servers ?updated_since=&cursor=",
+            f"{servers}&{urlencode({'updated_since': fleet['last_sync']})}&cursor=",
+            "token",
+        ),
         ("configurations", "/api/v1/configurations/", "token"),
         ("ips", "/api/v1/ips/", "token"),
         ("operations", "/api/v1/operations/", "token"),
