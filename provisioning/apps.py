@@ -11,3 +11,4 @@ class ProvisioningConfig(AppConfig):
         from provisioning import tasks
 
         post_spawn.connect(tasks.start_recovery, dispatch_uid="metalpanel-recovery")
+        post_spawn.connect(tasks.settle_garbage_collector, dispatch_uid="metalpanel-gc")
