@@ -39,12 +39,15 @@ def setup_django() -> Path:
 
 
 @contextmanager
-def bench_database(postgres_url: str | None) -> Iterator[None]:
-    """A migrated panel database for a bench served over HTTP (so the web processes see the
-    same one): SQLite in a temporary folder, or the throwaway PostgreSQL database
-    `postgres_url` names, created first and dropped after. No Redis."""
+def bench_database(postgres_url: str | None, redis_url: str | None = None) -> Iterator[None]:
+    """A migrated panel database for a bench served over HTTP or read by workers (so other
+    processes see the same one): SQLite in a temporary folder, or the throwaway PostgreSQL
+    database `postgres_url` names, created first and dropped after. Redis as the broker only
+    when `redis_url` is given."""
     os.environ.pop("REDIS_URL", None)
     os.environ.pop("DATABASE_URL", None)
+    if redis_url:
+        os.environ["REDIS_URL"] = redis_url
     os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
     if postgres_url:
         create_database(postgres_url)

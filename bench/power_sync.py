@@ -16,11 +16,10 @@ postgres://...` creates and drops that database, `--redis-url` makes Redis the b
 
 import argparse
 import os
-import shutil
 import subprocess
 import time
 
-from benchlib import MANAGE, create_database, database_version, drop_database, setup_django
+from benchlib import MANAGE, bench_database, database_version
 
 BMCS_PER_ADDRESS = 16000
 FIRST_PORT = 12000  # ports from here to 27,999: below the ephemeral range clients bind
@@ -38,41 +37,28 @@ def main() -> None:
     parser.add_argument("--redis-url", help="the broker (default: the database)")
     args = parser.parse_args()
 
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.pop("REDIS_URL", None)
     if args.chunk:
         os.environ["PANEL_POWER_SYNC_CHUNK"] = str(args.chunk)
-    if args.redis_url:
-        os.environ["REDIS_URL"] = args.redis_url
-    if args.database_url:
-        create_database(args.database_url)
-        os.environ["DATABASE_URL"] = args.database_url
-    workdir = setup_django()
-    from django.conf import settings
+    with bench_database(args.database_url, redis_url=args.redis_url):
+        from django.conf import settings
 
-    labs = []
-    try:
-        began = time.monotonic()
-        labs = start_labs(args.servers, args.first_address)
-        print(
-            f"{database_version()}, broker: {'Redis' if args.redis_url else 'the database'}; "
-            f"{args.servers} simlab BMCs in {len(labs)} lab(s) ready in "
-            f"{time.monotonic() - began:.0f} s; chunks of {settings.PANEL_POWER_SYNC_CHUNK} BMCs "
-            f"at most, {settings.PANEL_POWER_SYNC_CONCURRENCY} read at once in each"
-        )
-        rows = [row for workers in args.workers for row in rounds(workers, labs)]
-        print_table(rows)
-    finally:
-        for lab in labs:
-            lab.terminate()
-        for lab in labs:
-            lab.wait(timeout=60)
-        shutil.rmtree(workdir, ignore_errors=True)
-        if args.database_url:
-            from django.db import connections
-
-            connections.close_all()
-            drop_database(args.database_url)
+        labs = []
+        try:
+            began = time.monotonic()
+            labs = start_labs(args.servers, args.first_address)
+            print(
+                f"{database_version()}, broker: {'Redis' if args.redis_url else 'the database'}; "
+                f"{args.servers} simlab BMCs in {len(labs)} lab(s) ready in "
+                f"{time.monotonic() - began:.0f} s; chunks of {settings.PANEL_POWER_SYNC_CHUNK} "
+                f"BMCs at most, {settings.PANEL_POWER_SYNC_CONCURRENCY} read at once in each"
+            )
+            rows = [row for workers in args.workers for row in rounds(workers, labs)]
+            print_table(rows)
+        finally:
+            for lab in labs:
+                lab.terminate()
+            for lab in labs:
+                lab.wait(timeout=60)
 
 
 def start_labs(servers: int, first_address: str) -> list[subprocess.Popen]:
