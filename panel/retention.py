@@ -3,10 +3,11 @@ tickets), the audit log, and webhook events (with their deliveries), each delete
 than its PANEL_RETAIN_*_DAYS (0 keeps it for good).
 
 Rows go in batches, each its own short transaction walking the primary key, so a purge of
-years of history never holds one long DELETE and its locks; a run stops after `seconds` and the
-next one goes on. Never deleted: an operation still queued or running, each server's newest
-operation (the DCImanager API answers it as the server's task; the server's page lists its
-recent ones), each server's newest suspend or resume (DCImanager's server state reads it), and
+years of history never holds one long DELETE and its locks; a run stops after `seconds`,
+shared between the tables (each gets a batch at least), and the next one goes on. Never
+deleted: an operation still queued or running, each server's newest operation (the DCImanager
+API answers it as the server's task; the server's page lists its recent ones), each server's
+newest suspend or resume (DCImanager's server state reads it), and
 a webhook event with a delivery still pending."""
 
 import logging
@@ -37,17 +38,24 @@ def purge_history(
     """Delete what is past its retention; returns the rows deleted per model label
     (`provisioning.Operation`, `provisioning.OperationEvent`, ...), audited when any."""
     now = now or timezone.now()
-    stop_at = time.monotonic() + seconds if seconds is not None else None
+    deadline = time.monotonic() + seconds if seconds is not None else None
+    tables = [
+        (days, candidates)
+        for days, candidates in (
+            (settings.PANEL_RETAIN_OPERATIONS_DAYS, old_operations),
+            (settings.PANEL_RETAIN_AUDIT_DAYS, old_audit_events),
+            (settings.PANEL_RETAIN_WEBHOOK_DAYS, old_webhook_events),
+        )
+        if days > 0
+    ]
     deleted: Counter = Counter()
-    for days, candidates in (
-        (settings.PANEL_RETAIN_OPERATIONS_DAYS, old_operations),
-        (settings.PANEL_RETAIN_AUDIT_DAYS, old_audit_events),
-        (settings.PANEL_RETAIN_WEBHOOK_DAYS, old_webhook_events),
-    ):
-        if days > 0:
-            deleted.update(
-                _delete_in_batches(candidates(now - timedelta(days=days)), batch, stop_at)
-            )
+    for index, (days, candidates) in enumerate(tables):
+        # Each table its share of the time left, so a years-long backlog of operations does
+        # not starve the audit log and the webhook events of every run.
+        stop_at = None
+        if deadline is not None:
+            stop_at = time.monotonic() + (deadline - time.monotonic()) / (len(tables) - index)
+        deleted.update(_delete_in_batches(candidates(now - timedelta(days=days)), batch, stop_at))
     if deleted:
         logger.info("Purged history past its retention: %s", _counts_text(deleted))
         audit.record(actor=None, action="history.purge", deleted=dict(sorted(deleted.items())))
@@ -76,16 +84,18 @@ def old_webhook_events(cutoff: datetime) -> QuerySet:
 
 
 def _delete_in_batches(candidates: QuerySet, batch: int, stop_at: float | None) -> Counter:
+    """At least one batch, however little time is left: every run makes progress on each
+    table."""
     deleted: Counter = Counter()
     after = None
-    while stop_at is None or time.monotonic() < stop_at:
+    while True:
         with transaction.atomic():
             rows = candidates if after is None else candidates.filter(pk__gt=after)
             ids = list(rows.order_by("pk").values_list("pk", flat=True)[:batch])
             if ids:
                 batch_rows = candidates.model.objects.filter(pk__in=ids).only("pk")  # no payloads
                 deleted.update(batch_rows.delete()[1])
-        if len(ids) < batch:
+        if len(ids) < batch or (stop_at is not None and time.monotonic() >= stop_at):
             break
         after = ids[-1]
     return +deleted  # without the related models that had nothing to delete
