@@ -8,17 +8,22 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from panel import services as people
+from panel import twofactor
 from panel.exceptions import PanelError
 from panel.models import ApiToken, SshKey
 from panel.portal import selectors
 from panel.portal.forms import (
     ApiTokenForm,
+    CodeForm,
+    FirstCodeForm,
     NotificationsForm,
     ReinstallForm,
     ServerFilterForm,
     SshKeyForm,
     submit,
 )
+from panel.signin import ENROL_ONLY_KEY
+from panel.sources import client_address
 from provisioning import services, workflows
 from provisioning.models import Operation, OsTemplate
 from provisioning.selectors import login_details
@@ -252,3 +257,50 @@ def account_settings(request):
         messages.success(request, "Settings saved.")
         return redirect("settings")
     return render(request, "portal/settings.html", {"form": form})
+
+
+@login_required
+def two_factor(request):
+    """Whether two-factor login is on; turning it off asks for a current code."""
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        done = submit(
+            form,
+            twofactor.disable,
+            actor=request.user,
+            code=form.cleaned_data["code"],
+            address=client_address(request),
+        )
+        if done:
+            messages.success(request, "Two-factor login is off.")
+            return redirect("two-factor")
+    context = {
+        "form": form,
+        "enabled": twofactor.has_second_factor(request.user),
+        "required": twofactor.is_required(request.user),
+        "recovery_codes_left": twofactor.unused_recovery_codes(request.user),
+    }
+    return render(request, "portal/two_factor.html", context)
+
+
+@login_required
+def two_factor_enrol(request):
+    """The secret (a QR code, and as text), then a first code from the app to turn it on; the
+    recovery codes are shown on the answer to that, once."""
+    if twofactor.has_second_factor(request.user):
+        return redirect("two-factor")
+    device = twofactor.start_enrolment(actor=request.user)
+    form = FirstCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        codes = submit(
+            form, twofactor.confirm_enrolment, actor=request.user, code=form.cleaned_data["code"]
+        )
+        if codes is not None:
+            request.session.pop(ENROL_ONLY_KEY, None)
+            return render(request, "portal/two_factor_codes.html", {"codes": codes})
+    context = {
+        "form": form,
+        "secret": twofactor.secret_text(device),
+        "qr_code": twofactor.qr_code_svg(device),
+    }
+    return render(request, "portal/two_factor_enrol.html", context)
