@@ -26,6 +26,7 @@ from panel.models import RecoveryCode, TotpDevice, User
 
 ISSUER = "Metalpanel"
 RECOVERY_CODE_COUNT = 10
+FIRST_CODE_WRONG = "That code is not right. Check the phone's clock; type the code shown now."
 WRONG_CODE = "That code is not right. Use the 6 digits the app shows now, or a recovery code."
 
 
@@ -126,12 +127,7 @@ def confirm_enrolment(*, actor: User, code: str) -> list[str]:
     if device is None:
         raise Conflict("Start the set-up again: there is no authenticator app waiting.")
     if not _accept_totp(device, code.strip().replace(" ", "")):
-        raise ValidationError(
-            {
-                "code": "That code is not right. Check the phone's clock, and type the code the app "
-                "shows now."
-            }
-        )
+        raise ValidationError({"code": FIRST_CODE_WRONG})
     with transaction.atomic():
         device.confirmed = True
         device.save(update_fields=["confirmed"])
