@@ -168,7 +168,12 @@ class EnrolmentOnlyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.session.get(ENROL_ONLY_KEY) and not request.path.startswith(
+        # Without a session cookie the session is not even looked at (nor is `Vary: Cookie`
+        # added to the API's and the boot endpoints' answers).
+        enrol_only = settings.SESSION_COOKIE_NAME in request.COOKIES and request.session.get(
+            ENROL_ONLY_KEY
+        )
+        if enrol_only and not request.path.startswith(
             (reverse("two-factor-enrol"), reverse("logout"), f"/{settings.STATIC_URL}")
         ):
             return redirect("two-factor-enrol")

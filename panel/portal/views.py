@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from panel import services as people
@@ -283,6 +284,7 @@ def two_factor(request):
     return render(request, "portal/two_factor.html", context)
 
 
+@never_cache  # the secret, then the recovery codes, stay out of caches
 @login_required
 def two_factor_enrol(request):
     """The secret (a QR code, and as text), then a first code from the app to turn it on; the
