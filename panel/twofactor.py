@@ -136,6 +136,16 @@ def confirm_enrolment(*, actor: User, code: str) -> list[str]:
     return codes
 
 
+def replace_recovery_codes(*, actor: User, code: str, address: str | None) -> list[str]:
+    """New recovery codes in place of all the old ones, on a current code; shown once."""
+    check_code(user=actor, code=code, address=address)
+    device = TotpDevice.objects.get(user=actor, confirmed=True)
+    with transaction.atomic():
+        codes = _new_recovery_codes(device)
+        audit.record(actor=actor, action="twofactor.recovery_codes", target=actor)
+    return codes
+
+
 def check_code(*, user: User, code: str, address: str | None) -> str:
     """Which second factor accepted `code`: "totp" or "recovery_code". A wrong code counts as
     a failed login in the throttle; while the throttle refuses, no code is even tried

@@ -82,4 +82,9 @@ urlpatterns = [
     path("settings/", views.account_settings, name="settings"),
     path("settings/two-factor/", views.two_factor, name="two-factor"),
     path("settings/two-factor/enrol/", views.two_factor_enrol, name="two-factor-enrol"),
+    path(
+        "settings/two-factor/recovery-codes/",
+        views.two_factor_recovery_codes,
+        name="two-factor-recovery-codes",
+    ),
 ]

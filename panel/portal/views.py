@@ -299,10 +299,38 @@ def two_factor_enrol(request):
         )
         if codes is not None:
             request.session.pop(ENROL_ONLY_KEY, None)
-            return render(request, "portal/two_factor_codes.html", {"codes": codes})
+            context = {"codes": codes, "title": "Two-factor login is on"}
+            return render(request, "portal/two_factor_codes.html", context)
     context = {
         "form": form,
         "secret": twofactor.secret_text(device),
         "qr_code": twofactor.qr_code_svg(device),
     }
     return render(request, "portal/two_factor_enrol.html", context)
+
+
+@never_cache
+@login_required
+def two_factor_recovery_codes(request):
+    """New recovery codes for the old ones, on a current code."""
+    if not twofactor.has_second_factor(request.user):
+        return redirect("two-factor")
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        codes = submit(
+            form,
+            twofactor.replace_recovery_codes,
+            actor=request.user,
+            code=form.cleaned_data["code"],
+            address=client_address(request),
+        )
+        if codes is not None:
+            context = {"codes": codes, "title": "New recovery codes"}
+            return render(request, "portal/two_factor_codes.html", context)
+    context = {
+        "form": form,
+        "title": "New recovery codes",
+        "submit": "Make new recovery codes",
+        "text": "The codes you have now stop working. Confirm with a code from your app.",
+    }
+    return render(request, "portal/form_page.html", context)

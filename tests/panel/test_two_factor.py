@@ -293,6 +293,24 @@ def test_staff_see_who_has_two_factor_and_can_require_it(
     assert "requires two-factor login" in change.content.decode().lower()
 
 
+def test_new_recovery_codes_replace_the_old_ones_on_a_current_code(client, enrolled):
+    customer, secret, old_codes = enrolled
+    client.force_login(customer)
+    url = "/settings/two-factor/recovery-codes/"
+    assert "That code is not right" in client.post(url, {"code": "123456"}).content.decode()
+    new_codes = client.post(url, {"code": code(secret)}).context["codes"]
+    assert len(set(new_codes)) == 10 and not set(new_codes) & set(old_codes)
+    assert AuditEvent.objects.filter(action="twofactor.recovery_codes").count() == 1
+    client.logout()
+
+    password_step(client, customer)
+    assert (
+        "That code is not right"
+        in client.post(PORTAL_CODE, {"code": old_codes[1]}).content.decode()
+    )
+    assert client.post(PORTAL_CODE, {"code": new_codes[1]}).status_code == 302
+
+
 # Turning it off
 
 
@@ -365,6 +383,6 @@ def test_wrong_codes_on_the_portal_the_admin_and_the_dci_login_share_one_throttl
 
 
 def test_the_two_factor_pages_are_for_logged_in_people_only(client, db):
-    for url in (TWO_FACTOR, ENROL):
+    for url in (TWO_FACTOR, ENROL, "/settings/two-factor/recovery-codes/"):
         assert client.get(url).url == f"{PORTAL}?next={url}"
         assert client.post(url, {"code": "123456"}).url == f"{PORTAL}?next={url}"
