@@ -260,21 +260,25 @@ def account_settings(request):
     return render(request, "portal/settings.html", {"form": form})
 
 
+def _submit_code(request, form: CodeForm, service):
+    """Call a two-factor service that a current code (counted in the login throttle) allows."""
+    return submit(
+        form,
+        service,
+        actor=request.user,
+        code=form.cleaned_data["code"],
+        address=client_address(request),
+    )
+
+
 @login_required
 def two_factor(request):
     """Whether two-factor login is on; turning it off asks for a current code."""
     form = CodeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        done = submit(
-            form,
-            twofactor.disable,
-            actor=request.user,
-            code=form.cleaned_data["code"],
-            address=client_address(request),
-        )
-        if done:
-            messages.success(request, "Two-factor login is off.")
-            return redirect("two-factor")
+    posted = request.method == "POST" and form.is_valid()
+    if posted and _submit_code(request, form, twofactor.disable):
+        messages.success(request, "Two-factor login is off.")
+        return redirect("two-factor")
     context = {
         "form": form,
         "enabled": twofactor.has_second_factor(request.user),
@@ -317,13 +321,7 @@ def two_factor_recovery_codes(request):
         return redirect("two-factor")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        codes = submit(
-            form,
-            twofactor.replace_recovery_codes,
-            actor=request.user,
-            code=form.cleaned_data["code"],
-            address=client_address(request),
-        )
+        codes = _submit_code(request, form, twofactor.replace_recovery_codes)
         if codes is not None:
             context = {"codes": codes, "title": "New recovery codes"}
             return render(request, "portal/two_factor_codes.html", context)
