@@ -1,12 +1,15 @@
 """Log in and out of the DCImanager-compatible API, as ISPsystem's auth v4 does.
 
-`POST /api/auth/v4/public/token {"email", "password"}` answers 201 `{"token", "expires_at"}`;
+`POST /api/auth/v4/public/token {"email", "password"}` answers 201 `{"token", "expires_at"}`
+(an account with two-factor login also sends `"otp"`: the authenticator app's code or a
+recovery code);
 the client sends the token back as the `ses6` cookie and/or the `x-xsrf-token` header.
 `DELETE /api/auth/v4/token` ends the session that authenticates it (the token is never put in
 a URL, where access logs would keep it).
 
-The password goes through Django's `authenticate()`, so panel.logins' throttle counts these
-failures with the portal's and the admin's, and refuses here while it refuses there.
+The password goes through Django's `authenticate()` and the code through panel.twofactor, so
+panel.logins' throttle counts these failures with the portal's and the admin's, and refuses
+here while it refuses there.
 """
 
 from django.conf import settings
@@ -21,7 +24,7 @@ from dci import sessions
 from dci.api.base import DciPublicView, DciView
 from dci.authentication import DciSessionAuthentication
 from dci.errors import error_response, error_responses
-from panel import logins
+from panel import logins, twofactor
 from panel.api.serializers import StrictSerializer
 from panel.sources import client_address
 
@@ -29,6 +32,12 @@ from panel.sources import client_address
 class TokenRequestSerializer(StrictSerializer):
     email = serializers.CharField(max_length=254)
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    otp = serializers.CharField(
+        max_length=32,
+        required=False,
+        help_text="For an account with two-factor login: the code its authenticator app shows "
+        "now, or one of its recovery codes",
+    )
 
 
 class TokenSerializer(StrictSerializer):
@@ -44,7 +53,7 @@ class TokenView(DciPublicView):
         operation_id="dci_auth_token_create",
         summary="Log in (DCImanager auth v4)",
         request=TokenRequestSerializer,
-        responses={201: TokenSerializer, **error_responses(429)},
+        responses={201: TokenSerializer, **error_responses(403, 429)},
         auth=[],
     )
     def post(self, request):
@@ -52,11 +61,34 @@ class TokenView(DciPublicView):
         given.is_valid(raise_exception=True)
         email, password = given.validated_data["email"], given.validated_data["password"]
         django_request = request._request
+        address = client_address(django_request)
         user = authenticate(django_request, username=email, password=password)
         if user is None:
-            _refuse_if_throttled(email, client_address(django_request))
+            _refuse_if_throttled(email, address)
             return error_response(status.HTTP_401_UNAUTHORIZED, "Wrong email or password.")
-        session, token = sessions.open_session(actor=user, source_ip=client_address(django_request))
+        second_factor = None
+        if twofactor.has_second_factor(user):
+            code = given.validated_data.get("otp")
+            if not code:
+                return error_response(
+                    status.HTTP_401_UNAUTHORIZED,
+                    'This account logs in with two factors: send "otp", the code its '
+                    "authenticator app shows now.",
+                )
+            try:
+                second_factor = twofactor.login_with_code(
+                    user=user, code=code, address=address, via="dci"
+                )
+            except DjangoValidationError as exc:
+                _refuse_if_throttled(email, address)
+                return error_response(status.HTTP_401_UNAUTHORIZED, exc.messages[0])
+        elif twofactor.must_enrol(user):
+            return error_response(
+                status.HTTP_403_FORBIDDEN,
+                "This account must log in with two factors: set them up in the portal first.",
+            )
+        session, token = sessions.open_session(actor=user, source_ip=address)
+        logins.record_login(user=user, via="dci", second_factor=second_factor)
         body = TokenSerializer({"token": token, "expires_at": session.expires_at}).data
         return Response(body, status=status.HTTP_201_CREATED)
 

@@ -1,16 +1,16 @@
-from django.contrib import admin
-from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from panel import audit, logins, services
-from panel.models import ApiToken, AuditEvent, SshKey, User
+from panel import audit, services, twofactor
+from panel.exceptions import PanelError
+from panel.models import ApiToken, AuditEvent, SshKey, TotpDevice, User
 
 
 class CappedCountPaginator(Paginator):
@@ -135,11 +135,6 @@ class AuditedAdmin(OneByOneDeleteAdmin):
             )
 
 
-class AdminLoginForm(logins.ThrottledLoginForm, AdminAuthenticationForm):
-    """The admin's login, under the same throttle as the portal's."""
-
-
-admin.site.login_form = AdminLoginForm
 # The app list sits on the index and behind "Home": as a sidebar it took a quarter of every
 # page, and the server list's columns went behind a horizontal scroll at 1280 px.
 admin.site.enable_nav_sidebar = False
@@ -154,7 +149,7 @@ class PanelUserCreationForm(UserCreationForm):
 class PanelUserChangeForm(UserChangeForm):
     class Meta:
         model = User
-        fields = ["email", "full_name", "phone", "role", "is_active"]
+        fields = ["email", "full_name", "phone", "role", "is_active", "two_factor_required"]
 
 
 @admin.register(User)
@@ -162,15 +157,35 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
     form = PanelUserChangeForm
     add_form = PanelUserCreationForm
     change_password_form = AdminPasswordChangeForm
-    list_display = ["email", "full_name", "role", "is_active", "server_count", "last_login"]
-    list_filter = ["role", "is_active"]
+    list_display = [
+        "email",
+        "full_name",
+        "role",
+        "is_active",
+        "two_factor",
+        "server_count",
+        "last_login",
+    ]
+    list_filter = ["role", "is_active", "two_factor_required"]
+    actions = ["reset_two_factor"]
     search_fields = ["email", "full_name", "phone"]
     ordering = ["email"]
     filter_horizontal = []
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("Person", {"fields": ["full_name", "phone"]}),
-        ("Access", {"fields": ["role", "is_active", "last_login", "date_joined"]}),
+        (
+            "Access",
+            {
+                "fields": [
+                    "role",
+                    "is_active",
+                    "two_factor_required",
+                    "last_login",
+                    "date_joined",
+                ]
+            },
+        ),
     ]
     add_fieldsets = [
         (
@@ -184,7 +199,30 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
     readonly_fields = ["last_login", "date_joined"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(server_count=Count("servers"))
+        enrolled = TotpDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(server_count=Count("servers"), has_two_factor=Exists(enrolled))
+        )
+
+    @admin.display(boolean=True, ordering="has_two_factor", description="2FA")
+    def two_factor(self, obj):
+        return obj.has_two_factor
+
+    @admin.action(description="Reset the second factor of the selected users")
+    def reset_two_factor(self, request, queryset):
+        for user in queryset:
+            try:
+                twofactor.reset(actor=request.user, user=user)
+            except PanelError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+            else:
+                self.message_user(
+                    request,
+                    f"{user.email}: second factor removed; they log in with their password "
+                    "(and enrol again where it is required).",
+                )
 
     @admin.display(ordering="server_count", description="servers")
     def server_count(self, obj):

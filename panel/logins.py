@@ -1,9 +1,11 @@
-"""Login throttling: after repeated failures for one account, or from one address, password
-logins are refused for a while, even with the right password.
+"""Login throttling: after repeated failures for one account, or from one address, logins
+are refused for a while, even with the right password.
 
-Every password login (the portal, the Django admin, any later login surface) goes through
-`ThrottledModelBackend`, the panel's only authentication backend, so one throttle and one
-count of failures serve them all; `ThrottledLoginForm` tells the person why.
+Every password login (the portal, the Django admin, the DCImanager token login) goes through
+`ThrottledModelBackend`, the panel's only authentication backend, and every second-factor code
+through panel.twofactor, so one throttle and one count of failures serve them all;
+`ThrottledLoginForm` tells the person why. A right password alone does not clear the count:
+`record_login`, once every factor has passed, does.
 """
 
 from datetime import timedelta
@@ -13,7 +15,8 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from panel.models import FailedLogin
+from panel import audit
+from panel.models import FailedLogin, User
 from panel.sources import client_address
 
 
@@ -43,8 +46,10 @@ def record_failure(email: str, source_ip: str | None) -> None:
     FailedLogin.objects.filter(at__lt=_window_start()).delete()
 
 
-def record_success(email: str) -> None:
-    FailedLogin.objects.filter(email__iexact=email).delete()
+def record_login(*, user: User, via: str, second_factor: str | None) -> None:
+    """A login passed every check on surface `via`: its failures are forgiven, it is audited."""
+    FailedLogin.objects.filter(email__iexact=user.email).delete()
+    audit.record(actor=user, action="user.login", target=user, via=via, second_factor=second_factor)
 
 
 class ThrottledModelBackend(ModelBackend):
@@ -58,8 +63,9 @@ class ThrottledModelBackend(ModelBackend):
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is None:
             record_failure(email, address)
-        else:
-            record_success(email)
+            audit.record(
+                actor=None, action="user.login_failed", email=email[:254], reason="password"
+            )
         return user
 
 

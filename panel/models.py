@@ -4,7 +4,10 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 from django.utils import timezone
+from django_otp.models import Device, TimestampMixin
+from django_otp.oath import TOTP
 
+from panel.encryption import decrypt
 from panel.sources import in_networks
 
 
@@ -38,6 +41,11 @@ class User(AbstractBaseUser):
     date_joined = models.DateTimeField(default=timezone.now)
     notify_by_email = models.BooleanField(
         default=True, help_text="Email this person when an operation on their servers ends."
+    )
+    two_factor_required = models.BooleanField(
+        "requires two-factor login",
+        default=False,
+        help_text="Must log in with a code from an authenticator app: enrols at the next login.",
     )
     # For a billing system's incremental sync (?updated_since=): a sign-in is not a change.
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
@@ -209,3 +217,33 @@ class FailedLogin(models.Model):
 
     def __str__(self):
         return f"{self.email} from {self.source_ip} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class TotpDevice(TimestampMixin, Device):
+    """A person's authenticator app (RFC 6238, 30 s steps, 6 digits): the shared secret is
+    encrypted at rest; `confirmed` once a first code proved the app has it."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="totp_device"
+    )
+    encrypted_key = models.TextField(help_text="The secret, encrypted (panel.encryption)")
+    last_t = models.BigIntegerField(
+        default=-1, help_text="The time step of the last code accepted: no code at or before it is"
+    )
+
+    class Meta:
+        verbose_name = "TOTP device"
+
+    def totp(self) -> TOTP:
+        return TOTP(bytes.fromhex(decrypt(self.encrypted_key)), step=30, digits=6)
+
+
+class RecoveryCode(models.Model):
+    """A one-time code for when the authenticator app is lost; only its hash is kept."""
+
+    device = models.ForeignKey(TotpDevice, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"recovery code of {self.device.user} ({'used' if self.used_at else 'unused'})"

@@ -104,6 +104,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "panel.audit.SourceAddressMiddleware",
+    "panel.signin.EnrolmentOnlyMiddleware",
 ]
 
 ROOT_URLCONF = "panel.urls"
@@ -277,6 +278,9 @@ PANEL_CRYPT_ROUNDS = env_int("PANEL_CRYPT_ROUNDS", 5000)
 PANEL_LOGIN_FAILURES_PER_ACCOUNT = env_int("PANEL_LOGIN_FAILURES_PER_ACCOUNT", 5)
 PANEL_LOGIN_FAILURES_PER_IP = env_int("PANEL_LOGIN_FAILURES_PER_IP", 20)
 PANEL_LOGIN_LOCKOUT_SECONDS = env_int("PANEL_LOGIN_LOCKOUT_SECONDS", 900)
+# Every staff account must log in with a second factor (panel.twofactor); staff without one
+# are sent to enrol at their next login. Customers are chosen one by one in the admin.
+PANEL_STAFF_TWO_FACTOR_REQUIRED = env_bool("PANEL_STAFF_TWO_FACTOR_REQUIRED")
 # DCImanager-compatible API logins (dci.sessions): a session lives this long after its last
 # use, and never longer than the maximum after its login.
 PANEL_DCI_SESSION_SECONDS = env_int("PANEL_DCI_SESSION_SECONDS", 3600)

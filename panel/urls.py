@@ -11,6 +11,7 @@ from network.api.urls import register as register_network
 from panel.api.urls import OptionalSlashRouter
 from panel.api.urls import register as register_people
 from panel.dashboard import dashboard
+from panel.signin import StaffCodeLoginView, StaffPasswordLoginView
 from provisioning.api.urls import SERVER_VIEWSET
 from provisioning.api.urls import register as register_provisioning
 from provisioning.metrics_view import metrics_view
@@ -35,6 +36,9 @@ urlpatterns = [
     # Browsers ask for it whatever the page says; the pages link the SVG itself.
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("admin/dashboard/", admin.site.admin_view(dashboard), name="staff-dashboard"),
+    # The admin's login, in two steps like the portal's (panel.signin), before admin.site's own.
+    path("admin/login/", StaffPasswordLoginView.as_view(), name="staff-login"),
+    path("admin/login/code/", StaffCodeLoginView.as_view(), name="staff-login-code"),
     path("admin/", admin.site.urls),
     path("boot/", include("provisioning.urls")),
     path("api/v1/", include(api_v1)),

@@ -36,6 +36,30 @@ class LoginForm(logins.ThrottledLoginForm, AuthenticationForm):
     """Django's login, refused for a while after repeated failures (panel.logins)."""
 
 
+class CodeForm(forms.Form):
+    """A second-factor code: from the authenticator app, or a recovery code."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=32,
+        help_text="The 6 digits your authenticator app shows, or one of your recovery codes.",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autofocus": True, "spellcheck": "false"}
+        ),
+    )
+
+
+class FirstCodeForm(forms.Form):
+    """The code that proves the app has the secret, at enrolment."""
+
+    code = forms.CharField(
+        label="Code from the app",
+        max_length=32,
+        help_text="The 6 digits the app shows for Metalpanel now.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
 class AuditedPasswordChangeForm(PasswordChangeForm):
     def save(self, commit=True):
         return services.update_user(

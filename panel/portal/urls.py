@@ -3,19 +3,13 @@ from django.urls import path, reverse_lazy
 from django.views.generic import RedirectView
 
 from panel.portal import views
-from panel.portal.forms import AuditedPasswordChangeForm, LoginForm
+from panel.portal.forms import AuditedPasswordChangeForm
+from panel.signin import CodeLoginView, PasswordLoginView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="servers"), name="home"),
-    path(
-        "login/",
-        auth.LoginView.as_view(
-            template_name="portal/login.html",
-            authentication_form=LoginForm,
-            redirect_authenticated_user=True,
-        ),
-        name="login",
-    ),
+    path("login/", PasswordLoginView.as_view(), name="login"),
+    path("login/code/", CodeLoginView.as_view(), name="login-code"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
     path(
         "password/change/",
@@ -86,4 +80,11 @@ urlpatterns = [
     path("tokens/", views.api_tokens, name="api-tokens"),
     path("tokens/<int:pk>/revoke/", views.revoke_api_token, name="api-token-revoke"),
     path("settings/", views.account_settings, name="settings"),
+    path("settings/two-factor/", views.two_factor, name="two-factor"),
+    path("settings/two-factor/enrol/", views.two_factor_enrol, name="two-factor-enrol"),
+    path(
+        "settings/two-factor/recovery-codes/",
+        views.two_factor_recovery_codes,
+        name="two-factor-recovery-codes",
+    ),
 ]

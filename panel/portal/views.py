@@ -5,20 +5,26 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from panel import services as people
+from panel import twofactor
 from panel.exceptions import PanelError
 from panel.models import ApiToken, SshKey
 from panel.portal import selectors
 from panel.portal.forms import (
     ApiTokenForm,
+    CodeForm,
+    FirstCodeForm,
     NotificationsForm,
     ReinstallForm,
     ServerFilterForm,
     SshKeyForm,
     submit,
 )
+from panel.signin import ENROL_ONLY_KEY
+from panel.sources import client_address
 from provisioning import services, workflows
 from provisioning.models import Operation, OsTemplate
 from provisioning.selectors import login_details
@@ -252,3 +258,77 @@ def account_settings(request):
         messages.success(request, "Settings saved.")
         return redirect("settings")
     return render(request, "portal/settings.html", {"form": form})
+
+
+def _submit_code(request, form: CodeForm, service):
+    """Call a two-factor service that a current code (counted in the login throttle) allows."""
+    return submit(
+        form,
+        service,
+        actor=request.user,
+        code=form.cleaned_data["code"],
+        address=client_address(request),
+    )
+
+
+@login_required
+def two_factor(request):
+    """Whether two-factor login is on; turning it off asks for a current code."""
+    form = CodeForm(request.POST or None)
+    posted = request.method == "POST" and form.is_valid()
+    if posted and _submit_code(request, form, twofactor.disable):
+        messages.success(request, "Two-factor login is off.")
+        return redirect("two-factor")
+    context = {
+        "form": form,
+        "enabled": twofactor.has_second_factor(request.user),
+        "required": twofactor.is_required(request.user),
+        "recovery_codes_left": twofactor.unused_recovery_codes(request.user),
+    }
+    return render(request, "portal/two_factor.html", context)
+
+
+@never_cache  # the secret, then the recovery codes, stay out of caches
+@login_required
+def two_factor_enrol(request):
+    """The secret (a QR code, and as text), then a first code from the app to turn it on; the
+    recovery codes are shown on the answer to that, once."""
+    if twofactor.has_second_factor(request.user):
+        return redirect("two-factor")
+    device = twofactor.start_enrolment(actor=request.user)
+    form = FirstCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        codes = submit(
+            form, twofactor.confirm_enrolment, actor=request.user, code=form.cleaned_data["code"]
+        )
+        if codes is not None:
+            request.session.pop(ENROL_ONLY_KEY, None)
+            context = {"codes": codes, "title": "Two-factor login is on"}
+            return render(request, "portal/two_factor_codes.html", context)
+    context = {
+        "form": form,
+        "secret": twofactor.secret_text(device),
+        "qr_code": twofactor.qr_code_svg(device),
+    }
+    return render(request, "portal/two_factor_enrol.html", context)
+
+
+@never_cache
+@login_required
+def two_factor_recovery_codes(request):
+    """New recovery codes for the old ones, on a current code."""
+    if not twofactor.has_second_factor(request.user):
+        return redirect("two-factor")
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        codes = _submit_code(request, form, twofactor.replace_recovery_codes)
+        if codes is not None:
+            context = {"codes": codes, "title": "New recovery codes"}
+            return render(request, "portal/two_factor_codes.html", context)
+    context = {
+        "form": form,
+        "title": "New recovery codes",
+        "submit": "Make new recovery codes",
+        "text": "The codes you have now stop working. Confirm with a code from your app.",
+    }
+    return render(request, "portal/form_page.html", context)
