@@ -493,6 +493,8 @@ class ServerAdmin(AuditedAdmin):
     @admin.display(description="found by diagnostics")
     def hardware_info(self, server):
         rows = server.hardware_rows()
+        differs = server.hardware_mismatches()
+        rows += [("Differs from its configuration", found) for found in differs]
         return format_html_join(mark_safe("<br>"), "{}: {}", rows) if rows else "—"
 
     @admin.display(ordering="rack__location__name", description="placement")

@@ -37,7 +37,30 @@ def _is_address(value) -> bool:
 
 
 # How people read the facts the utility image reports; other keys show as they are named.
-FACT_LABELS = {"cpu": "CPU model", "cpus": "CPU threads", "ram_mb": "Memory", "disks": "Disks"}
+FACT_LABELS = {
+    "cpu": "CPU model",
+    "cpus": "CPU threads",
+    "ram_mb": "Memory",
+    "disks": "Disks",
+    "nics": "Network interfaces",
+}
+# Reported memory is what the kernel leaves (MemTotal), a little under what is fitted; disks
+# are sold in decimal GB. Within these fractions a fact matches its configuration.
+RAM_TOLERANCE = 0.1
+DISK_TOLERANCE = 0.1
+
+
+def _readable_item(item) -> str:
+    """A disk or a NIC as the agent image reports them (dicts), on one line."""
+    if not isinstance(item, dict):
+        return str(item)
+    if "size_bytes" in item:
+        kind = "HDD" if item.get("rotational") else "SSD"
+        words = [item.get("name"), f"{item['size_bytes'] / 1e9:.1f} GB", kind]
+        words += [item.get("model"), item.get("serial")]
+    else:
+        words = [item.get("name"), item.get("mac"), f"link {item.get('link', '?')}"]
+    return " ".join(str(word) for word in words if word)
 
 
 def _readable_fact(name: str, value) -> str:
@@ -46,8 +69,12 @@ def _readable_fact(name: str, value) -> str:
     if name == "disks" and isinstance(value, str):
         return ", ".join(value.split())
     if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
+        return ", ".join(_readable_item(item) for item in value)
     return str(value)
+
+
+def _off(found: float, expected: float, tolerance: float) -> bool:
+    return abs(found - expected) > expected * tolerance
 
 
 class Location(models.Model):
@@ -308,6 +335,27 @@ class Server(models.Model):
             )
             for name, value in self.facts.items()
         ]
+
+    def hardware_mismatches(self) -> list[str]:
+        """Where the facts diagnostics reported differ from the server's configuration."""
+        facts, profile = self.facts, self.profile
+        found = []
+        cpus = facts.get("cpus")
+        if isinstance(cpus, int) and cpus not in (profile.cpu_cores, 2 * profile.cpu_cores):
+            found.append(f"{cpus} CPU threads for {profile.cpu_cores} cores")
+        ram_mb = facts.get("ram_mb")
+        if isinstance(ram_mb, int) and _off(ram_mb, profile.ram_gb * 1024, RAM_TOLERANCE):
+            found.append(f"{ram_mb} MB of memory for {profile.ram_gb} GB")
+        disks = [disk for disk in facts.get("disks", []) if isinstance(disk, dict)]
+        if disks and len(disks) != profile.disk_count:
+            found.append(f"{len(disks)} disks for {profile.disk_count}")
+        for disk in disks:
+            size = disk.get("size_bytes")
+            if isinstance(size, int) and _off(size, profile.disk_size_gb * 1e9, DISK_TOLERANCE):
+                found.append(
+                    f"disk {disk.get('name')} has {size / 1e9:.1f} GB for {profile.disk_size_gb} GB"
+                )
+        return found
 
 
 class Bmc(models.Model):

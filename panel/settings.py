@@ -290,6 +290,10 @@ PANEL_BOOT_URL = os.environ.get("PANEL_BOOT_URL", "")
 # Who may use the boot endpoints besides IPAM's boot networks: DHCP relays, NAT gateways, the
 # panel's own host. Empty by default; loopback only where the demo and the tests add it.
 PANEL_BOOT_ALLOWED_CIDRS = env_networks("PANEL_BOOT_ALLOWED_CIDRS")
+# Where build_agent_image keeps its cache and the current agent image served at /boot/images/.
+PANEL_AGENT_IMAGE_DIR = Path(
+    os.environ.get("PANEL_AGENT_IMAGE_DIR", BASE_DIR / "var" / "agent-image")
+)
 # Traffic accounting: seconds between counter reads (slots are aligned to it in UTC; it must
 # divide a day), and days of 5-minute detail kept (monthly rollups are kept for good).
 PANEL_TRAFFIC_POLL_SECONDS = env_int("PANEL_TRAFFIC_POLL_SECONDS", 300)

@@ -86,6 +86,38 @@ PATHS = {
     "/boot/config/{secret}/meta-data": _text_get(
         "boot_meta_data", "cloud-init's meta-data", "meta-data"
     ),
+    "/boot/images/{name}": {
+        "get": {
+            "operationId": "boot_agent_image_file",
+            "tags": ["boot"],
+            "security": [],
+            "summary": "The agent image's kernel (vmlinuz) or initramfs (initrd.gz)",
+            "description": "Answers only requests from a boot network (IPAM networks flagged "
+            "`boot` and PANEL_BOOT_ALLOWED_CIDRS). Built by `manage.py build_agent_image`.",
+            "parameters": [
+                {
+                    "name": "name",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": ["vmlinuz", "initrd.gz"]},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "The file",
+                    "content": {
+                        "application/octet-stream": {
+                            "schema": {"type": "string", "format": "binary"}
+                        }
+                    },
+                },
+                "404": {
+                    "description": "Not built yet, another name, or not from a boot network",
+                    "content": {TEXT: {"schema": {"type": "string"}}},
+                },
+            },
+        }
+    },
     "/boot/events/{secret}": {
         "post": {
             "operationId": "boot_installer_event",

@@ -9,4 +9,5 @@ urlpatterns = [
     path("config/<str:secret>/user-data", views.installer_config, name="user-data"),
     path("config/<str:secret>/meta-data", views.meta_data, name="meta-data"),
     path("events/<str:secret>", views.installer_event, name="events"),
+    path("images/<str:name>", views.agent_image_file, name="images"),
 ]

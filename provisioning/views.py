@@ -4,13 +4,13 @@ them). Thin: the logic is in provisioning.boot."""
 import json
 from functools import wraps
 
-from django.http import HttpResponse, HttpResponseNotFound, JsonResponse
+from django.http import FileResponse, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from panel.api.parsers import InvalidJson, read_json
 from panel.sources import client_address
-from provisioning import boot
+from provisioning import agent_image, boot
 from provisioning.forms import InstallerEventForm
 
 TEXT = "text/plain; charset=utf-8"
@@ -56,6 +56,18 @@ def _base_url(request) -> str:
 def ipxe_script(request):
     mac, source = request.GET.get("mac", ""), client_address(request)
     return HttpResponse(boot.boot_script(mac, _base_url(request), source), TEXT)
+
+
+@require_GET
+@from_boot_network
+def agent_image_file(request, name):
+    """The agent image's kernel or initramfs (nothing secret: Debian's files and the agent)."""
+    path = agent_image.served_file(name)
+    if path is None:
+        return HttpResponseNotFound(
+            "No agent image: run `python manage.py build_agent_image`.\n", TEXT
+        )
+    return FileResponse(path.open("rb"), content_type="application/octet-stream")
 
 
 @require_GET

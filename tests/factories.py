@@ -131,3 +131,7 @@ def restore_shipped_os_templates() -> None:
     guarded.forwards(apps, None)
     filtered = importlib.import_module("provisioning.migrations.0007_templates_escape_values")
     filtered.forwards(apps, None)
+    agent = importlib.import_module(
+        "provisioning.migrations.0015_utility_template_boots_agent_image"
+    )
+    agent.forwards(apps, None)

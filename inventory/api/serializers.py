@@ -150,7 +150,11 @@ class ServerSerializer(StrictModelSerializer):
     bmc = BmcSerializer()
     hardware_info = serializers.SerializerMethodField(
         help_text="What the last diagnostics reported (the utility image sends cpu, cpus, "
-        "ram_mb and disks), or null before any ran."
+        "ram_mb, disks and nics), or null before any ran."
+    )
+    hardware_mismatch = serializers.SerializerMethodField(
+        help_text="Where hardware_info differs from the configuration (CPU threads, memory, "
+        "disk count and sizes); empty when it matches or before diagnostics ran."
     )
     switch_connection = SwitchConnectionSerializer(
         source="port_list",
@@ -183,6 +187,7 @@ class ServerSerializer(StrictModelSerializer):
             "owner",
             "os_template",
             "hardware_info",
+            "hardware_mismatch",
             "ips",
             "bmc",
             "switch_connection",
@@ -208,6 +213,9 @@ class ServerSerializer(StrictModelSerializer):
     @extend_schema_field(serializers.DictField(allow_null=True))
     def get_hardware_info(self, server) -> dict | None:
         return server.facts or None
+
+    def get_hardware_mismatch(self, server) -> list[str]:
+        return server.hardware_mismatches()
 
 
 class LocationSerializer(StrictModelSerializer):

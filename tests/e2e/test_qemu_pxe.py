@@ -2,59 +2,23 @@
 iPXE ROM, which asks the live panel's /boot/ipxe for the VM's MAC through QEMU's user
 networking (the host is 10.0.2.2 there) and executes what it gets."""
 
-import re
-import shutil
-import subprocess
 import time
-from contextlib import contextmanager
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from provisioning.models import BootTicket, Operation, OsTemplate
 from provisioning.tasks import run_operation
+from tests.e2e.qemu import needs_qemu, qemu_command, running_vm, screen
 
-QEMU = shutil.which("qemu-system-x86_64")
-IPXE_ROM = Path("/usr/lib/ipxe/qemu/efi-virtio.rom")  # QEMU's default ROM for virtio-net
 BOOT_SECONDS = 180  # iPXE under TCG on a busy 2-core machine: typically 10-30 s
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(
-        QEMU is None or not IPXE_ROM.exists(), reason="qemu-system-x86 and ipxe-qemu: .ci/run"
-    ),
+    needs_qemu,
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("shipped_os_templates"),
 ]
-
-
-def qemu_command(mac: str, bootfile: str) -> list[str]:
-    """A diskless VM whose NIC has `mac` and whose DHCP names `bootfile`."""
-    return [
-        QEMU,
-        *("-accel", "tcg", "-m", "256", "-nographic", "-no-reboot", "-boot", "n"),
-        *("-netdev", f"user,id=n0,bootfile={bootfile}"),
-        *("-device", f"virtio-net-pci,netdev=n0,mac={mac}"),
-    ]
-
-
-@contextmanager
-def running_vm(mac: str, bootfile: str, console: Path):
-    with console.open("wb") as out:
-        vm = subprocess.Popen(
-            qemu_command(mac, bootfile), stdin=subprocess.DEVNULL, stdout=out, stderr=out
-        )
-        try:
-            yield vm
-        finally:
-            vm.kill()
-            vm.wait(timeout=10)
-
-
-def screen(console: Path) -> str:
-    return ANSI.sub("", console.read_text(errors="replace"))
 
 
 def test_real_ipxe_runs_the_panel_script(
@@ -78,7 +42,7 @@ def test_real_ipxe_runs_the_panel_script(
     bootfile = f"http://10.0.2.2:{port}/boot/ipxe?mac=${{net0/mac}}"
     announced = f"Metalpanel: OS installation: AlmaLinux 9 on {lab_server.name}"
     console = tmp_path / "console.log"
-    with running_vm(lab_server.mac, bootfile, console) as vm:
+    with running_vm(qemu_command(lab_server.mac, bootfile), console) as vm:
         deadline = time.monotonic() + BOOT_SECONDS
         while announced not in screen(console):
             assert vm.poll() is None, f"QEMU exited:\n{screen(console)}"
