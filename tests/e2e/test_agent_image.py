@@ -107,3 +107,33 @@ def test_diagnostics_report_the_vms_real_hardware(owner_api, vm_server, disk, tm
     assert [(n["mac"], n["link"]) for n in facts["nics"]] == [(vm_server.mac, "up")]
     assert info["hardware_mismatch"] == ["disk vda has 0.1 GB for 1 GB"]
     assert Server.objects.get(pk=vm_server.pk).current_os == ""
+
+
+def partitioned(disk: Path, start_mib: int) -> None:
+    """The pattern over the whole disk under an MBR with one Linux partition at start_mib."""
+    data = bytearray(pattern(DISK_BYTES, 1))
+    entry = bytes([0, 0, 0, 0, 0x83, 0, 0, 0])
+    entry += (start_mib * 2048).to_bytes(4, "little") + (8 * 2048).to_bytes(4, "little")
+    data[446:462] = entry
+    data[462:510] = bytes(48)
+    data[510:512] = b"\x55\xaa"
+    disk.write_bytes(bytes(data))
+
+
+def test_wipes_zero_the_disk_the_host_reads_and_report_progress(
+    owner_api, vm_server, disk, tmp_path
+):
+    partitioned(disk, start_mib=4)
+    op = run_on_vm(owner_api, vm_server, disk, tmp_path / "simple.log", "wipe", {"mode": "simple"})
+    data = disk.read_bytes()
+    assert data[:MIB] == bytes(MIB) and data[-MIB:] == bytes(MIB)
+    assert data[4 * MIB : 5 * MIB] == bytes(MIB)  # the partition's start, its signatures
+    assert data[8 * MIB : 9 * MIB] == pattern(DISK_BYTES, 1)[8 * MIB : 9 * MIB]  # untouched
+    messages = list(op.events.values_list("message", flat=True))
+    assert "Installer: Wiped /dev/vda (simple), verified by reading back samples" in messages
+
+    op = run_on_vm(owner_api, vm_server, disk, tmp_path / "full.log", "wipe", {"mode": "full"})
+    assert disk.read_bytes() == bytes(DISK_BYTES)
+    messages = list(op.events.values_list("message", flat=True))
+    assert "Installer: Zeroed 64 of 64 MiB of /dev/vda" in messages
+    assert "Installer: Wiped /dev/vda (full), verified by reading back samples" in messages
