@@ -137,3 +137,12 @@ def test_wipes_zero_the_disk_the_host_reads_and_report_progress(
     messages = list(op.events.values_list("message", flat=True))
     assert "Installer: Zeroed 64 of 64 MiB of /dev/vda" in messages
     assert "Installer: Wiped /dev/vda (full), verified by reading back samples" in messages
+
+
+def test_the_build_is_cached_and_the_same_bytes_when_built_again(built_image, settings, tmp_path):
+    again = agent_image.build()
+    assert again.cached and again.directory == built_image.directory
+    settings.PANEL_AGENT_IMAGE_DIR = tmp_path / "fresh"
+    fresh = agent_image.build()
+    assert not fresh.cached
+    assert fresh.manifest["files"] == built_image.manifest["files"]

@@ -310,7 +310,7 @@ def test_a_wiped_server_no_longer_reports_its_old_os(
 
 def test_diagnostics_without_a_wipe_neither_wipe_nor_say_they_did(owner_api, client, lab_server):
     _, config = run_utility(owner_api, client, lab_server, "diagnostics", {"wipe": "none"})
-    assert "wipe_disks \"$wipe\"" not in config and "then wipe" not in config
+    assert 'wipe_disks "$wipe"' not in config and "then wipe" not in config
     _, config = run_utility(owner_api, client, lab_server, "diagnostics", {"wipe": "simple"})
     assert "wipe=simple\n" in config and 'wipe_disks "$wipe"' in config
 
