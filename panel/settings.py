@@ -181,6 +181,9 @@ warnings.filterwarnings("ignore", message="No directory at: ", category=UserWarn
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "servers"
 LOGOUT_REDIRECT_URL = "login"
+# Disk images are kept through the default storage: these files by default; object storage
+# through django-storages by naming its backend in STORAGES["default"].
+MEDIA_ROOT = Path(os.environ.get("PANEL_MEDIA_ROOT", BASE_DIR / "var" / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -290,6 +293,11 @@ PANEL_BOOT_URL = os.environ.get("PANEL_BOOT_URL", "")
 # Who may use the boot endpoints besides IPAM's boot networks: DHCP relays, NAT gateways, the
 # panel's own host. Empty by default; loopback only where the demo and the tests add it.
 PANEL_BOOT_ALLOWED_CIDRS = env_networks("PANEL_BOOT_ALLOWED_CIDRS")
+# Disk images (captured by the agent image into the default storage): what each customer may
+# keep (images, and their compressed bytes), and the size of the pieces the agent sends.
+PANEL_IMAGE_QUOTA_COUNT = env_int("PANEL_IMAGE_QUOTA_COUNT", 5, minimum=0)
+PANEL_IMAGE_QUOTA_BYTES = env_int("PANEL_IMAGE_QUOTA_BYTES", 200 * 10**9, minimum=0)
+PANEL_IMAGE_PIECE_MIB = env_int("PANEL_IMAGE_PIECE_MIB", 16, minimum=1)
 # Where build_agent_image keeps its cache and the current agent image served at /boot/images/.
 PANEL_AGENT_IMAGE_DIR = Path(
     os.environ.get("PANEL_AGENT_IMAGE_DIR", BASE_DIR / "var" / "agent-image")

@@ -27,7 +27,7 @@ from inventory.models import IpAddress, Network, Server
 from panel import audit
 from panel.models import AuditEvent
 from panel.sources import as_ip, in_networks
-from provisioning import engine, events, installers
+from provisioning import engine, events, installers, workflows
 from provisioning.models import BootTicket, Operation, OperationEvent, OsTemplate
 from provisioning.workflows import pxe
 
@@ -57,6 +57,7 @@ def _urls(base_url: str, secret: str) -> dict:
     return {
         "config_url": f"{base_url}/boot/config/{secret}",
         "events_url": f"{base_url}/boot/events/{secret}",
+        "disks_url": f"{base_url}/boot/disks/{secret}",
         "panel_url": base_url,
     }
 
@@ -242,10 +243,13 @@ def installer_config(ticket: BootTicket, secret: str, base_url: str) -> str | No
     if ticket.state != Ticket.BOOTED:
         return None
     template = OsTemplate.objects.get(pk=ticket.operation.params["os_template"])
+    machine_script = workflows.for_kind(ticket.operation.kind).machine_script
     try:
-        config = installers.render(
-            template.config, _context(ticket, template, base_url, secret), "installer config"
-        )
+        context = _context(ticket, template, base_url, secret)
+        if machine_script is None:
+            config = installers.render(template.config, context, "installer config")
+        else:
+            config = machine_script(ticket.operation, context)
     except installers.RenderError as exc:
         _fail_ticket(ticket, str(exc))
         return None

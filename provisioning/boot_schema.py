@@ -118,6 +118,66 @@ PATHS = {
             },
         }
     },
+    "/boot/disks/{secret}/{disk}/{index}": {
+        method: {
+            "operationId": f"boot_disk_piece_{method}",
+            "tags": ["boot"],
+            "security": [],
+            "summary": summary,
+            "description": BOUNDARY + " Only while the ticket's capture or restore runs.",
+            "parameters": [
+                SECRET,
+                {"name": "disk", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "index", "in": "path", "required": True, "schema": {"type": "integer"}},
+                *extra_parameters,
+            ],
+            **body,
+            "responses": responses,
+        }
+        for method, summary, extra_parameters, body, responses in (
+            (
+                "get",
+                "A piece of the image a restore writes (gzip)",
+                (),
+                {},
+                {
+                    "200": {
+                        "description": "The gzipped piece",
+                        "content": {
+                            "application/gzip": {"schema": {"type": "string", "format": "binary"}}
+                        },
+                    },
+                    "404": REFUSED,
+                },
+            ),
+            (
+                "post",
+                "A piece of a disk a capture sends: base64 of the gzip of at most "
+                "PANEL_IMAGE_PIECE_MIB MiB",
+                (
+                    {
+                        "name": "X-Piece-SHA256",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                ),
+                {
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/base64": {"schema": {"type": "string"}}},
+                    }
+                },
+                {
+                    "201": _json("Kept", disk=STATE, index={"type": "integer"}),
+                    "400": _json("Not gzip, too large inflated, or not its SHA-256", detail=DETAIL),
+                    "404": REFUSED,
+                    "409": _json("Written twice at once", detail=DETAIL),
+                    "413": _json("Too large, or over the owner's quota", detail=DETAIL),
+                },
+            ),
+        )
+    },
     "/boot/events/{secret}": {
         "post": {
             "operationId": "boot_installer_event",

@@ -91,6 +91,8 @@ class Operation(models.Model):
         PDU_ON = "pdu_on", "PDU outlet on"
         PDU_OFF = "pdu_off", "PDU outlet off"
         PDU_CYCLE = "pdu_cycle", "PDU outlet power cycle"
+        CAPTURE = "capture", "Disk image capture"
+        RESTORE = "restore", "Disk image restore"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -270,6 +272,54 @@ class BootTicket(models.Model):
 
 
 OPERATION_STATES = Operation.State.choices  # named for the OpenAPI schema's enum
+
+
+class DiskImage(models.Model):
+    """A server's disks as the agent image captured them: per disk, gzipped pieces kept in
+    Django's default storage, each with the SHA-256 of its raw bytes, and the SHA-256 of
+    the whole raw disk once sealed. Restored onto the same or another server."""
+
+    class State(models.TextChoices):
+        CAPTURING = "capturing", "Capturing"
+        READY = "ready", "Ready"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="disk_images"
+    )
+    name = models.CharField(max_length=100)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.CAPTURING)
+    source_server = models.ForeignKey(
+        Server, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source_configuration = models.CharField(max_length=100, blank=True)
+    source_os = models.CharField(max_length=100, blank=True)
+    capture = models.ForeignKey(
+        Operation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    chunk_mib = models.PositiveSmallIntegerField()
+    # [{"name", "bytes", "sha256", "pieces": [{"sha256", "stored"}]}], in capture order.
+    disks = models.JSONField(default=list)
+    stored_bytes = models.BigIntegerField(default=0, help_text="Compressed, as stored")
+    created_at = models.DateTimeField(default=timezone.now)
+    ready_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="disk_image_name_per_owner")
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def raw_bytes(self) -> int:
+        return sum(disk["bytes"] for disk in self.disks)
+
+    def piece_name(self, disk: str, index: int) -> str:
+        return f"disk-images/{self.pk}/{disk}/{index:06d}.gz"
 
 
 class SweepRecord(models.Model):

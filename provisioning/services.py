@@ -16,9 +16,9 @@ from panel.broker import queue_task
 from panel.exceptions import Conflict, NotAllowed
 from panel.models import SshKey, User
 from panel.sshkeys import ParsedKey, parse_public_keys
-from provisioning import engine, events, installers, powersync, workflows
+from provisioning import engine, events, imaging, installers, powersync, workflows
 from provisioning.bmc import BOOT_DEVICES, POWER_ACTIONS
-from provisioning.models import BootTicket, Operation, OsTemplate
+from provisioning.models import BootTicket, DiskImage, Operation, OsTemplate
 from provisioning.workflows.power import KIND_FOR_ACTION
 
 SWEEP_CHUNK_TASK = "provisioning.tasks.sync_power_chunk"
@@ -233,6 +233,139 @@ def start_wipe(*, actor: User, server: Server, mode: str) -> Operation:
     if mode not in ("simple", "full"):
         raise ValidationError({"mode": ["Choose simple or full."]})
     return _start_utility(actor=actor, server=server, kind=Operation.Kind.WIPE, wipe=mode)
+
+
+def _reported_disks(server: Server) -> list[dict]:
+    """The disks the agent image reported (name and size), in its order; none before."""
+    disks = server.facts.get("disks") if isinstance(server.facts, dict) else None
+    return [
+        disk
+        for disk in (disks if isinstance(disks, list) else [])
+        if isinstance(disk, dict)
+        and isinstance(disk.get("name"), str)
+        and isinstance(disk.get("size_bytes"), int)
+    ]
+
+
+def start_capture(
+    *, actor: User, server: Server, name: str, disks: Sequence[str] = ()
+) -> tuple[Operation, DiskImage]:
+    """Capture the server's `disks` (all it reported, if none are named) into a new image
+    of its owner's (the actor's, for a server nobody owns), within the owner's quota."""
+    reported = [disk["name"] for disk in _reported_disks(server)]
+    disks = list(disks) or reported
+    owner = server.owner or actor
+    errors = {}
+    if not reported:
+        errors["disks"] = [f"Run diagnostics first: the panel knows no disks of {server.name}."]
+    elif unknown := sorted(set(disks) - set(reported)):
+        errors["disks"] = [f"{server.name} has no disk {', '.join(unknown)}."]
+    elif len(set(disks)) != len(disks):
+        errors["disks"] = ["Name each disk once."]
+    if DiskImage.objects.filter(owner=owner, name=name).exists():
+        errors["name"] = [f"There is already an image named {name}."]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        images = DiskImage.objects.select_for_update().filter(owner=owner)
+        if not owner.is_admin and len(images) >= settings.PANEL_IMAGE_QUOTA_COUNT:
+            raise Conflict(
+                f"{owner.email} keeps {settings.PANEL_IMAGE_QUOTA_COUNT} images already, the "
+                "most allowed: delete one first."
+            )
+        if not owner.is_admin and imaging.stored_by(owner) >= settings.PANEL_IMAGE_QUOTA_BYTES:
+            raise Conflict(f"{owner.email}'s images fill their quota: delete one first.")
+        image = DiskImage.objects.create(
+            owner=owner,
+            name=name,
+            source_server=server,
+            source_configuration=server.profile.name,
+            source_os=server.current_os,
+            chunk_mib=settings.PANEL_IMAGE_PIECE_MIB,
+            disks=[{"name": disk, "bytes": 0, "sha256": "", "pieces": []} for disk in disks],
+        )
+        params = {"image": image.pk, "image_name": name, "disks": disks, "reboot": "auto"}
+        op = _start_pxe(
+            actor=actor,
+            server=server,
+            kind=Operation.Kind.CAPTURE,
+            template=_utility_template(),
+            params=params,
+        )
+        image.capture = op
+        image.save(update_fields=["capture"])
+        audit.record(actor=actor, action="image.capture", target=image, server=server.name)
+    return op, image
+
+
+def _restore_targets(server: Server, image: DiskImage) -> list[dict]:
+    """Each disk of the image with the disk of `server` it is written to (in order), or a
+    ValidationError naming the first that does not fit."""
+    reported = _reported_disks(server)
+    targets = [(disk["name"], disk["size_bytes"]) for disk in reported] or [
+        (disk["name"], server.profile.disk_size_gb * 10**9)
+        for disk in image.disks[: server.profile.disk_count]
+    ]
+    if len(targets) < len(image.disks):
+        raise ValidationError(
+            {
+                "image": [
+                    f"{image.name} holds {len(image.disks)} disks; {server.name} has "
+                    f"{len(targets)}."
+                ]
+            }
+        )
+    for disk, (target, size) in zip(image.disks, targets, strict=False):
+        if disk["bytes"] > size:
+            raise ValidationError(
+                {
+                    "image": [
+                        f"Disk {disk['name']} of {image.name} holds {disk['bytes']:,} bytes; "
+                        f"{target} of {server.name} has only {size:,}."
+                    ]
+                }
+            )
+    return [
+        {"name": disk["name"], "target": target}
+        for disk, (target, _size) in zip(image.disks, targets, strict=False)
+    ]
+
+
+def start_restore(*, actor: User, server: Server, image: DiskImage) -> Operation:
+    """Write a ready image onto the server's disks (refused if one is too small)."""
+    if not DiskImage.objects.visible_to(actor).filter(pk=image.pk, state="ready").exists():
+        raise ValidationError({"image": ["No such image ready to restore."]})
+    disks = _restore_targets(server, image)
+    with transaction.atomic():
+        op = _start_pxe(
+            actor=actor,
+            server=server,
+            kind=Operation.Kind.RESTORE,
+            template=_utility_template(),
+            params={"image": image.pk, "image_name": image.name, "disks": disks, "reboot": "auto"},
+        )
+        audit.record(actor=actor, action="image.restore", target=image, server=server.name)
+    return op
+
+
+@transaction.atomic
+def delete_image(*, actor: User, image: DiskImage) -> None:
+    """Delete the image and its pieces; not while a capture or restore uses it."""
+    image = DiskImage.objects.select_for_update().get(pk=image.pk)
+    if not (actor.is_admin or image.owner_id == actor.pk):
+        raise NotAllowed("Only the image's owner or hosting staff may delete it.")
+    using = Operation.objects.active().filter(
+        kind__in=(Operation.Kind.CAPTURE, Operation.Kind.RESTORE), params__image=image.pk
+    )
+    if active := using.first():
+        raise Conflict(
+            f"Operation #{active.pk} ({active.get_kind_display().lower()}) uses {image.name}; "
+            "delete it once that ends or is cancelled.",
+            operation=active.pk,
+        )
+    imaging.discard_pieces(image)
+    audit.record(actor=actor, action="image.delete", target=image, owner=image.owner.email)
+    image.delete()
 
 
 def restore_power_state(*, server: Server, state: str) -> Operation | None:

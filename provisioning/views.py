@@ -6,11 +6,11 @@ from functools import wraps
 
 from django.http import FileResponse, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from panel.api.parsers import InvalidJson, read_json
 from panel.sources import client_address
-from provisioning import agent_image, boot
+from provisioning import agent_image, boot, imaging
 from provisioning.forms import InstallerEventForm
 
 TEXT = "text/plain; charset=utf-8"
@@ -36,12 +36,12 @@ def with_bound_ticket(view):
 
     @wraps(view)
     @from_boot_network
-    def guarded(request, secret):
+    def guarded(request, secret, **kwargs):
         endpoint = request.resolver_match.url_name
         ticket = boot.bound_ticket(secret, client_address(request), endpoint)
         if ticket is None:
             return _not_found()
-        return view(request, ticket, secret)
+        return view(request, ticket, secret, **kwargs)
 
     return guarded
 
@@ -107,4 +107,27 @@ def installer_event(request, ticket, secret):
     if not form.is_valid():
         return JsonResponse({"errors": form.errors}, status=400)
     answer = boot.record_event(ticket, form.cleaned_data)
+    return JsonResponse(answer.body, status=answer.status)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+@with_bound_ticket
+def disk_piece(request, ticket, secret, disk, index):
+    """A piece of a disk image: POSTed (gzip in base64, X-Piece-SHA256 of its raw bytes) by
+    a capture's agent, fetched (gzip) by a restore's."""
+    if request.method == "GET":
+        piece = imaging.restore_piece(ticket, disk, index)
+        if piece is None:
+            return _not_found()
+        return FileResponse(piece, content_type="application/gzip")
+    limit = imaging.piece_body_limit()
+    if int(request.headers.get("Content-Length") or 0) > limit:
+        return JsonResponse({"detail": f"A piece is at most {limit} bytes."}, status=413)
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        return JsonResponse({"detail": f"A piece is at most {limit} bytes."}, status=413)
+    answer = imaging.receive_piece(
+        ticket, disk, index, body, request.headers.get("X-Piece-SHA256", "")
+    )
     return JsonResponse(answer.body, status=answer.status)

@@ -6,7 +6,7 @@ from panel.api.serializers import StrictModelSerializer, StrictSerializer, UserR
 from panel.sshkeys import parse_public_key
 from provisioning.bmc import BOOT_DEVICES, POWER_ACTIONS
 from provisioning.installers import RAID_NAMES, WIPE_MODES
-from provisioning.models import Operation, OperationEvent, OsTemplate
+from provisioning.models import DiskImage, Operation, OperationEvent, OsTemplate
 
 
 class OperationBriefSerializer(StrictModelSerializer):
@@ -222,3 +222,56 @@ class DiagnosticsRequestSerializer(StrictSerializer):
 
 class WipeRequestSerializer(StrictSerializer):
     mode = serializers.ChoiceField(choices=["simple", "full"])
+
+
+class CaptureRequestSerializer(StrictSerializer):
+    name = serializers.RegexField(
+        r"^[\w][\w .:+-]*$",
+        max_length=100,
+        help_text="The image's name, unique among its owner's images",
+    )
+    disks = serializers.ListField(
+        child=serializers.RegexField(r"^[a-z][a-z0-9]*$", max_length=32),
+        required=False,
+        default=list,
+        max_length=32,
+        help_text="Disks as diagnostics reported them (e.g. sda, nvme0n1); all of them if none",
+    )
+
+
+class CaptureAcceptedSerializer(TaskAcceptedSerializer):
+    image = serializers.IntegerField(help_text="The image's id: GET /api/v1/images/{image}/")
+
+
+class RestoreRequestSerializer(StrictSerializer):
+    image = serializers.IntegerField(min_value=1, max_value=2**31 - 1, help_text="A ready image")
+
+
+class DiskImageDiskSerializer(StrictSerializer):
+    name = serializers.CharField()
+    bytes = serializers.IntegerField(help_text="Raw size")
+    sha256 = serializers.CharField(help_text="Of the raw disk, once the image is ready")
+
+
+class DiskImageSerializer(StrictModelSerializer):
+    owner = UserRefSerializer(read_only=True)
+    disks = DiskImageDiskSerializer(many=True, read_only=True)
+    raw_bytes = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = DiskImage
+        fields = [
+            "id",
+            "name",
+            "state",
+            "owner",
+            "source_server",
+            "source_configuration",
+            "source_os",
+            "disks",
+            "raw_bytes",
+            "stored_bytes",
+            "created_at",
+            "ready_at",
+        ]
+        read_only_fields = fields

@@ -14,7 +14,10 @@ from panel.models import SshKey
 from provisioning import services
 from provisioning.api.serializers import (
     BootDeviceRequestSerializer,
+    CaptureAcceptedSerializer,
+    CaptureRequestSerializer,
     DiagnosticsRequestSerializer,
+    DiskImageSerializer,
     InstallRequestSerializer,
     OperationDetailSerializer,
     OperationSerializer,
@@ -24,6 +27,7 @@ from provisioning.api.serializers import (
     PowerRequestSerializer,
     PowerStateSerializer,
     PublicOsTemplateSerializer,
+    RestoreRequestSerializer,
     ResumeRequestSerializer,
     ServerWithOperationSerializer,
     SuspendRequestSerializer,
@@ -31,7 +35,7 @@ from provisioning.api.serializers import (
     WipeRequestSerializer,
 )
 from provisioning.bmc import BmcError
-from provisioning.models import Operation, OsTemplate
+from provisioning.models import DiskImage, Operation, OsTemplate
 
 # Owners may power their own servers: only sign-in is checked here; the queryset makes
 # others' servers 404 and the service checks ownership again.
@@ -167,6 +171,38 @@ class OperatedServerViewSet(ServerViewSet):
         """Erase the server's disks (simple: signatures and first blocks; full: every block)."""
         return self._start(request, WipeRequestSerializer, services.start_wipe)
 
+    @extend_schema(request=CaptureRequestSerializer, responses={202: CaptureAcceptedSerializer})
+    @action(detail=True, methods=["post"], permission_classes=OWNERS_MAY)
+    def capture(self, request, pk=None):
+        """Capture the server's disks into a disk image (the agent image streams them to the
+        panel), within the owner's quota."""
+        server = self.get_object()
+        payload = CaptureRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        op, image = services.start_capture(
+            actor=request.user, server=server, **payload.validated_data
+        )
+        answer = accepted(op)
+        answer.data["image"] = image.pk
+        return answer
+
+    @extend_schema(request=RestoreRequestSerializer, responses={202: TaskAcceptedSerializer})
+    @action(detail=True, methods=["post"], permission_classes=OWNERS_MAY)
+    def restore(self, request, pk=None):
+        """Write a ready disk image onto the server's disks (400 if one is too small); the
+        server then boots its disk."""
+        server = self.get_object()
+        payload = RestoreRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        image = DiskImage.objects.visible_to(request.user).filter(
+            pk=payload.validated_data["image"]
+        )
+        if not image.exists():
+            raise serializers.ValidationError({"image": ["No such image."]})
+        return accepted(
+            services.start_restore(actor=request.user, server=server, image=image.get())
+        )
+
     @extend_schema(request=SuspendRequestSerializer, responses={202: TaskAcceptedSerializer})
     @action(detail=True, methods=["post"])
     def suspend(self, request, pk=None):
@@ -267,3 +303,19 @@ class OperationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PanelVi
         until its machine has fetched its installer config (409 with the reason after)."""
         operation = services.cancel_operation(actor=request.user, operation=self.get_object())
         return Response(OperationSerializer(operation).data)
+
+
+class DiskImageViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, PanelViewSet
+):
+    """Disk images: customers see and delete their own, staff all."""
+
+    serializer_class = DiskImageSerializer
+    filterset_fields = ["state", "source_server"]
+    search_fields = ["name"]
+
+    def get_queryset(self):
+        return DiskImage.objects.visible_to(self.request.user).select_related("owner")
+
+    def perform_destroy(self, image):
+        services.delete_image(actor=self.request.user, image=image)

@@ -90,6 +90,9 @@ class Workflow:
     outcome_reported: Callable[[Operation], bool] = no_outcome_reported
     succeeded: Callable[[Operation], None] = nothing_to_record  # in the finishing transaction
     staff_only: bool = False  # only staff start it, and only staff may cancel it
+    # On the PXE path: the panel's own script for the agent image, rendered from the boot
+    # context, instead of the OS template's config. None: the template's config.
+    machine_script: Callable[[Operation, dict], str] | None = None
 
     def window(self, op: Operation, step: str) -> float:
         window = self.steps[step].window

@@ -3,6 +3,7 @@ from the live panel's /boot/ipxe, which boots the agent image it serves at /boot
 the agent runs the operation's utility script against the VM's own disk and reports to
 /boot/events/. The host then reads the VM's disk file."""
 
+import hashlib
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -146,3 +147,38 @@ def test_the_build_is_cached_and_the_same_bytes_when_built_again(built_image, se
     fresh = agent_image.build()
     assert not fresh.cached
     assert fresh.manifest["files"] == built_image.manifest["files"]
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_disk_is_captured_wiped_and_restored_to_the_same_bytes(
+    owner_api, vm_server, disk, tmp_path, settings
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PANEL_IMAGE_PIECE_MIB = 8
+    partitioned(disk, start_mib=4)
+    written = sha256_of(disk)
+    # What diagnostics reported (test_diagnostics_report_the_vms_real_hardware boots for it).
+    Server.objects.filter(pk=vm_server.pk).update(
+        facts={"disks": [{"name": "vda", "size_bytes": DISK_BYTES}]}, current_os="Debian 12"
+    )
+    body = {"name": "golden", "disks": ["vda"]}
+    op = run_on_vm(owner_api, vm_server, disk, tmp_path / "capture.log", "capture", body)
+    image = owner_api.get(f"/api/v1/images/{op.result['image']}/").json()
+    assert image["state"] == "ready" and image["source_os"] == "Debian 12"
+    assert image["disks"] == [{"name": "vda", "bytes": DISK_BYTES, "sha256": written}]
+    assert 0 < image["stored_bytes"] < DISK_BYTES / 10  # gzipped pieces in the storage
+    assert len(list((tmp_path / "media/disk-images").rglob("*.gz"))) == 8
+
+    run_on_vm(owner_api, vm_server, disk, tmp_path / "wipe.log", "wipe", {"mode": "full"})
+    assert disk.read_bytes() == bytes(DISK_BYTES)
+
+    body = {"image": image["id"]}
+    op = run_on_vm(owner_api, vm_server, disk, tmp_path / "restore.log", "restore", body)
+    assert sha256_of(disk) == written
+    messages = list(op.events.values_list("message", flat=True))
+    assert "Installer: /dev/vda reads back the image's SHA-256" in messages
+    assert op.result["boot_device"] == "disk"
+    assert Server.objects.get(pk=vm_server.pk).current_os == "Debian 12"
