@@ -1,0 +1,236 @@
+"""Disk imaging through the API and the boot endpoints: the agent image's side is played
+here over real HTTP requests (the QEMU test, tests/e2e/test_agent_image.py, runs the real
+agent); pieces land in the default storage (a temporary folder)."""
+
+import base64
+import gzip
+import hashlib
+import re
+
+import pytest
+from django.test import Client
+
+from inventory.models import Server
+from panel.models import AuditEvent
+from provisioning.models import DiskImage, Operation
+from provisioning.tasks import run_operation
+from tests.factories import make_server
+from tests.provisioning.test_install import boot
+
+MIB = 2**20
+DISK = [b"A" * MIB + b"B" * MIB, b"C" * MIB]  # two pieces of 2 MiB, then one of 1 MiB
+
+
+@pytest.fixture(autouse=True)
+def storage(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PANEL_IMAGE_PIECE_MIB = 2
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def diagnosed(lab_server):
+    """lab_server as diagnostics left it: one 3 MiB disk vda, Debian 12 installed."""
+    facts = {"disks": [{"name": "vda", "size_bytes": 3 * MIB}]}
+    Server.objects.filter(pk=lab_server.pk).update(facts=facts, current_os="Debian 12")
+    lab_server.refresh_from_db()
+    return lab_server
+
+
+def encoded(raw: bytes) -> bytes:
+    return base64.encodebytes(gzip.compress(raw))
+
+
+def post_piece(client, url: str, raw: bytes, sha256: str | None = None, body=None):
+    return client.post(
+        url,
+        encoded(raw) if body is None else body,
+        content_type="application/base64",
+        headers={"X-Piece-SHA256": sha256 or hashlib.sha256(raw).hexdigest()},
+    )
+
+
+def booted(api, client, server, path: str, body: dict) -> tuple[int, str, str]:
+    """Start the operation and play the agent image up to its script: (op id, disks URL
+    for vda, the script)."""
+    response = api.post(f"/api/v1/servers/{server.pk}/{path}/", body, format="json")
+    assert response.status_code == 202, response.content
+    op_id = response.json()["task"]
+    run_operation(op_id)
+    secret = re.search(r"/boot/config/([\w-]+)", boot(client, server)).group(1)
+    script = client.get(f"/boot/config/{secret}").content.decode()
+    return op_id, f"/boot/disks/{secret}/vda", script
+
+
+def finish(client, op_id: int, url: str, event: str = "done") -> Operation:
+    secret = url.split("/")[3]
+    assert client.post(f"/boot/events/{secret}", {"event": event}).status_code == 202
+    for _ in range(2):
+        run_operation(op_id)
+    return Operation.objects.get(pk=op_id)
+
+
+def captured(api, client, server, name: str = "golden") -> DiskImage:
+    op_id, url, _ = booted(api, client, server, "capture", {"name": name})
+    for index, raw in enumerate(DISK):
+        assert post_piece(client, f"{url}/{index}", raw).status_code == 201
+    op = finish(client, op_id, url)
+    assert op.state == "succeeded", op.error
+    return DiskImage.objects.get(pk=op.result["image"])
+
+
+def test_a_capture_keeps_the_pieces_and_seals_the_disks_checksum(
+    owner_api, client, diagnosed, storage, customer
+):
+    op_id, url, script = booted(owner_api, client, diagnosed, "capture", {"name": "golden"})
+    assert re.search(r"capture_disk vda \S+/boot/disks/[\w-]+ 2 10 95\n", script)
+    assert owner_api.get("/api/v1/images/").json()["results"][0]["state"] == "capturing"
+    for index, raw in enumerate(DISK):
+        assert post_piece(client, f"{url}/{index}", raw).status_code == 201
+    # A piece sent again (the agent retried) replaces the first copy.
+    assert post_piece(client, f"{url}/1", DISK[1]).status_code == 201
+    op = finish(client, op_id, url)
+    assert op.state == "succeeded", op.error
+    image = owner_api.get(f"/api/v1/images/{op.result['image']}/").json()
+    whole = hashlib.sha256(b"".join(DISK)).hexdigest()
+    assert image["disks"] == [{"name": "vda", "bytes": 3 * MIB, "sha256": whole}]
+    assert op.result["sha256"] == {"vda": whole}
+    assert image["state"] == "ready" and image["owner"]["id"] == customer.pk
+    assert (image["source_server"], image["source_os"]) == (diagnosed.pk, "Debian 12")
+    assert image["stored_bytes"] == sum(len(gzip.compress(raw)) for raw in DISK)
+    assert len(list(storage.rglob("*.gz"))) == 2
+    assert AuditEvent.objects.filter(action="image.capture", target_id=str(image["id"])).exists()
+
+
+def test_pieces_that_are_not_what_they_claim_are_refused(owner_api, client, diagnosed):
+    _, url, _ = booted(owner_api, client, diagnosed, "capture", {"name": "golden"})
+    raw = DISK[0]
+    assert post_piece(client, f"{url}/0", raw, body=b"not base64 at all!").status_code == 400
+    assert post_piece(client, f"{url}/0", raw, body=base64.encodebytes(raw)).status_code == 400
+    assert post_piece(client, f"{url}/0", raw, sha256="0" * 64).status_code == 400
+    too_big = b"x" * (3 * MIB)
+    assert post_piece(client, f"{url}/0", too_big).status_code == 400
+    assert post_piece(client, f"{url}/5", raw).status_code == 404  # not the next piece
+    assert post_piece(client, url.replace("/vda", "/vdb") + "/0", raw).status_code == 404
+    assert post_piece(Client(REMOTE_ADDR="127.0.0.9"), f"{url}/0", raw).status_code == 404
+    assert client.get(f"{url}/0").status_code == 404  # a capture's pieces are not served
+    assert DiskImage.objects.get().stored_bytes == 0
+
+
+def test_over_the_byte_quota_a_piece_is_refused_and_the_failed_capture_leaves_nothing(
+    owner_api, client, diagnosed, storage, settings
+):
+    settings.PANEL_IMAGE_QUOTA_BYTES = len(gzip.compress(DISK[0])) + 10
+    op_id, url, _ = booted(owner_api, client, diagnosed, "capture", {"name": "golden"})
+    assert post_piece(client, f"{url}/0", DISK[0]).status_code == 201
+    refused = post_piece(client, f"{url}/1", DISK[1])
+    assert refused.status_code == 413 and "exceed" in refused.json()["detail"]
+    op = finish(client, op_id, url, event="failed")
+    assert op.state == "failed"
+    assert not DiskImage.objects.exists() and not list(storage.rglob("*.gz"))
+
+
+def test_the_image_count_quota_and_names_are_checked_before_anything_starts(
+    owner_api, client, diagnosed, settings
+):
+    captured(owner_api, client, diagnosed)
+    again = owner_api.post(
+        f"/api/v1/servers/{diagnosed.pk}/capture/", {"name": "golden"}, format="json"
+    )
+    assert again.status_code == 400 and "already an image" in again.json()["name"][0]
+    settings.PANEL_IMAGE_QUOTA_COUNT = 1
+    over = owner_api.post(
+        f"/api/v1/servers/{diagnosed.pk}/capture/", {"name": "second"}, format="json"
+    )
+    assert over.status_code == 409 and "delete one first" in over.json()["detail"]
+    assert Operation.objects.filter(kind="capture").count() == 1
+
+
+def test_a_capture_needs_disks_the_server_reported(owner_api, lab_server, diagnosed):
+    def capture(server, **body):
+        return owner_api.post(f"/api/v1/servers/{server.pk}/capture/", body, format="json")
+
+    undiagnosed = make_server(owner=diagnosed.owner)
+    assert "Run diagnostics first" in capture(undiagnosed, name="a").json()["disks"][0]
+    assert "has no disk sdz" in capture(diagnosed, name="a", disks=["sdz"]).json()["disks"][0]
+    assert "disks" in capture(diagnosed, name="a", disks=["../etc"]).json()
+    assert "name" in capture(diagnosed, name="a\nb").json()
+    assert "unknown" in capture(diagnosed, name="a", unknown=1).json()
+    assert not Operation.objects.filter(kind="capture").exists()
+
+
+def test_a_restore_writes_the_pieces_back_and_boots_the_disk(
+    owner_api, client, diagnosed, admin, customer
+):
+    image = captured(owner_api, client, diagnosed)
+    Server.objects.filter(pk=diagnosed.pk).update(current_os="")
+    op_id, url, script = booted(owner_api, client, diagnosed, "restore", {"image": image.pk})
+    sha = image.disks[0]["sha256"]
+    assert re.search(rf"restore_disk vda \S+/boot/disks/[\w-]+/vda 2 2 {3 * MIB} {sha} ", script)
+    for index, raw in enumerate(DISK):
+        piece = client.get(f"{url}/{index}")
+        assert gzip.decompress(b"".join(piece.streaming_content)) == raw
+    assert client.get(f"{url}/2").status_code == 404
+    assert post_piece(client, f"{url}/0", DISK[0]).status_code == 404  # restores only read
+    op = finish(client, op_id, url)
+    assert op.state == "succeeded" and op.result["boot_device"] == "disk"
+    assert Server.objects.get(pk=diagnosed.pk).current_os == "Debian 12"
+
+
+def test_a_restore_onto_disks_too_small_or_of_an_image_not_ones_own_is_a_400(
+    owner_api, other_api, admin_api, client, diagnosed, other_customer
+):
+    image = captured(owner_api, client, diagnosed)
+
+    def restore(api, server, image_id):
+        return api.post(f"/api/v1/servers/{server.pk}/restore/", {"image": image_id})
+
+    small = make_server(owner=diagnosed.owner)
+    Server.objects.filter(pk=small.pk).update(
+        facts={"disks": [{"name": "sda", "size_bytes": 2 * MIB}]}
+    )
+    too_small = restore(owner_api, small, image.pk)
+    assert too_small.status_code == 400
+    assert too_small.json()["image"] == [
+        f"Disk vda of golden holds 3,145,728 bytes; sda of {small.name} has only 2,097,152."
+    ]
+    others = make_server(owner=other_customer)
+    Server.objects.filter(pk=others.pk).update(facts=diagnosed.facts)
+    assert restore(other_api, others, image.pk).json()["image"] == ["No such image."]
+    assert restore(owner_api, diagnosed, 999999).status_code == 400
+    # Staff may restore a customer's image onto another customer's server.
+    assert restore(admin_api, others, image.pk).status_code == 202
+
+
+def test_images_are_seen_by_their_owner_and_staff_only(
+    owner_api,
+    other_api,
+    admin_api,
+    anonymous_api,
+    client,
+    diagnosed,
+    django_assert_max_num_queries,
+):
+    image = captured(owner_api, client, diagnosed)
+    assert anonymous_api.get("/api/v1/images/").status_code == 401
+    assert other_api.get("/api/v1/images/").json()["results"] == []
+    assert other_api.get(f"/api/v1/images/{image.pk}/").status_code == 404
+    assert other_api.delete(f"/api/v1/images/{image.pk}/").status_code == 404
+    with django_assert_max_num_queries(6):
+        listed = owner_api.get("/api/v1/images/").json()["results"]
+    assert [(i["id"], i["name"]) for i in listed] == [(image.pk, "golden")]
+    assert admin_api.get("/api/v1/images/").json()["results"][0]["id"] == image.pk
+
+
+def test_deleting_an_image_removes_its_pieces_unless_a_restore_uses_it(
+    owner_api, admin_api, client, diagnosed, storage
+):
+    image = captured(owner_api, client, diagnosed)
+    restore = owner_api.post(f"/api/v1/servers/{diagnosed.pk}/restore/", {"image": image.pk})
+    busy = owner_api.delete(f"/api/v1/images/{image.pk}/")
+    assert busy.status_code == 409 and busy.json()["operation"] == restore.json()["task"]
+    owner_api.post(f"/api/v1/operations/{restore.json()['task']}/cancel/")
+    run_operation(restore.json()["task"])
+    assert owner_api.delete(f"/api/v1/images/{image.pk}/").status_code == 204
+    assert not DiskImage.objects.exists() and not list(storage.rglob("*.gz"))
+    assert AuditEvent.objects.filter(action="image.delete").count() == 1
