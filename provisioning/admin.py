@@ -11,6 +11,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
 from inventory.admin import ServerAdmin
@@ -30,7 +31,7 @@ from provisioning.admin_actions import (
     PROVISIONING_PAGE_ACTIONS,
     operation_link,
 )
-from provisioning.models import BootTicket, Operation, OperationEvent, OsTemplate
+from provisioning.models import BootTicket, DiskImage, Operation, OperationEvent, OsTemplate
 
 RECENT_OPERATIONS = 10
 
@@ -324,3 +325,49 @@ class BootTicketAdmin(ReadOnlyAdmin):
     @admin.display(description="operation", ordering="operation_id")
     def operation_link(self, ticket):
         return operation_link(ticket.operation)
+
+
+@admin.register(DiskImage)
+class DiskImageAdmin(ReadOnlyAdmin):
+    """Images are made by captures; staff read them and delete them (pieces and all)."""
+
+    list_display = ["name", "owner", "state", "source_configuration", "stored", "created_at"]
+    list_filter = ["state"]
+    search_fields = ["name", "owner__email"]
+    list_select_related = ["owner"]
+    fields = [
+        "name",
+        "owner",
+        "state",
+        "source_server",
+        "source_configuration",
+        "source_os",
+        "disk_lines",
+        "stored",
+        "created_at",
+        "ready_at",
+    ]
+    readonly_fields = fields
+    actions = ["delete_images"]
+
+    @admin.display(description="stored", ordering="stored_bytes")
+    def stored(self, image):
+        return f"{image.stored_bytes / 1e9:.2f} GB of {image.raw_bytes / 1e9:.2f} GB"
+
+    @admin.display(description="disks")
+    def disk_lines(self, image):
+        return format_html_join(
+            mark_safe("<br>"),
+            "{}: {} bytes, SHA-256 {}",
+            ((disk["name"], disk["bytes"], disk["sha256"] or "—") for disk in image.disks),
+        )
+
+    @admin.action(description="Delete the selected images and their pieces")
+    def delete_images(self, request, queryset):
+        for image in queryset:
+            try:
+                services.delete_image(actor=request.user, image=image)
+            except PanelError as exc:
+                self.message_user(request, error_text(exc), messages.ERROR)
+            else:
+                self.message_user(request, f"Deleted {image.name}.")

@@ -16,7 +16,7 @@ from panel.models import SshKey
 from provisioning import installers
 from provisioning import services as provisioning_services
 from provisioning.bmc import BOOT_DEVICES
-from provisioning.models import Operation, OsTemplate
+from provisioning.models import DiskImage, Operation, OsTemplate
 
 
 def operation_link(operation: Operation) -> str:
@@ -238,6 +238,30 @@ class WipeForm(ServerForm):
     )
 
 
+class CaptureForm(ServerForm):
+    name = forms.RegexField(
+        regex=r"^[\w][\w .:+-]*$", max_length=100, help_text="Unique among the owner's images"
+    )
+    disks = forms.CharField(
+        required=False,
+        help_text="Disk names as diagnostics reported them, separated by spaces; all if empty",
+    )
+
+
+def capture(actor, server, data: dict) -> Operation:
+    operation, _image = provisioning_services.start_capture(
+        actor=actor, server=server, name=data["name"], disks=data["disks"].split()
+    )
+    return operation
+
+
+class RestoreForm(ServerForm):
+    image = forms.ModelChoiceField(
+        queryset=DiskImage.objects.filter(state=DiskImage.State.READY).select_related("owner"),
+        help_text="Its disks are written over this server's, in order",
+    )
+
+
 def _starts(done: str, service):
     """A page action's run: `service(actor=, server=, **the form's fields)` queues the
     operation (each form's fields are named as its service's arguments)."""
@@ -281,6 +305,19 @@ PROVISIONING_PAGE_ACTIONS = [
         "Wipe the disks",
         WipeForm,
         _starts("Disk wipe started", provisioning_services.start_wipe),
+        danger=True,
+    ),
+    PageAction(
+        "capture",
+        "Capture a disk image",
+        CaptureForm,
+        _starts("Capture started", lambda actor, server, **data: capture(actor, server, data)),
+    ),
+    PageAction(
+        "restore",
+        "Restore a disk image (overwrites its disks)",
+        RestoreForm,
+        _starts("Restore started", provisioning_services.start_restore),
         danger=True,
     ),
     PageAction(

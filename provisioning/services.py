@@ -453,6 +453,7 @@ def cancel_operation(*, actor: User, operation: Operation) -> Operation:
     operation.refresh_from_db()
     if cancelled:
         BootTicket.objects.filter(operation=operation).revoke()
+        workflows.for_kind(operation.kind).cancelled_before_start(operation)
         events.operation_ended(operation)
     elif operation.state == Operation.State.RUNNING:
         _cancel_running(operation, actor)

@@ -89,6 +89,8 @@ class Workflow:
     # An outcome the machine has already reported wins over a deadline passed since.
     outcome_reported: Callable[[Operation], bool] = no_outcome_reported
     succeeded: Callable[[Operation], None] = nothing_to_record  # in the finishing transaction
+    # Cancelled before a worker started it: what its request created goes (no device call).
+    cancelled_before_start: Callable[[Operation], None] = nothing_to_record
     staff_only: bool = False  # only staff start it, and only staff may cancel it
     # On the PXE path: the panel's own script for the agent image, rendered from the boot
     # context, instead of the OS template's config. None: the template's config.

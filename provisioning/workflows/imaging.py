@@ -38,6 +38,10 @@ def finalize_restore(op: Operation, driver, observe) -> Done:
 
 def abandon_capture(op: Operation, driver) -> None:
     pxe.abandon(op, driver)
+    discard_image(op)
+
+
+def discard_image(op: Operation) -> None:
     imaging.fail_capture(op.params["image"])
 
 
@@ -45,6 +49,7 @@ CAPTURE = replace(
     pxe.PXE,
     steps={**pxe.PXE.steps, "finalize": Step(finalize_capture, label="Seal the image")},
     abandon=abandon_capture,
+    cancelled_before_start=discard_image,
     machine_script=imaging.capture_script,
 )
 RESTORE = replace(

@@ -234,3 +234,38 @@ def test_deleting_an_image_removes_its_pieces_unless_a_restore_uses_it(
     assert owner_api.delete(f"/api/v1/images/{image.pk}/").status_code == 204
     assert not DiskImage.objects.exists() and not list(storage.rglob("*.gz"))
     assert AuditEvent.objects.filter(action="image.delete").count() == 1
+
+
+def test_staff_capture_restore_and_delete_images_in_the_admin(
+    client, admin, owner_api, diagnosed, storage
+):
+    client.force_login(admin)
+    page = f"/admin/inventory/server/{diagnosed.pk}/do"
+    response = client.post(f"{page}/capture/", {"name": "from-admin", "disks": "vda"})
+    assert response.status_code == 302
+    op = Operation.objects.get(kind="capture")
+    assert op.requested_by == admin and op.params["disks"] == ["vda"]
+    image = DiskImage.objects.get()
+    assert image.owner == diagnosed.owner  # the customer's image, in the customer's quota
+    refused = client.post(f"{page}/capture/", {"name": "second"})
+    assert "already has an active operation" in refused.content.decode()
+    owner_api.post(f"/api/v1/operations/{op.pk}/cancel/")
+    run_operation(op.pk)
+    assert not DiskImage.objects.exists()  # a cancelled capture leaves nothing
+
+    image = captured(owner_api, client, diagnosed, name="kept")
+    assert client.post(f"{page}/restore/", {"image": image.pk}).status_code == 302
+    assert Operation.objects.get(kind="restore").params["disks"] == [
+        {"name": "vda", "target": "vda"}
+    ]
+    listing = client.get("/admin/provisioning/diskimage/").content.decode()
+    assert "kept" in listing and "owner@example.test" in listing
+    shown = client.get(f"/admin/provisioning/diskimage/{image.pk}/change/").content.decode()
+    assert image.disks[0]["sha256"] in shown
+    busy = client.post(
+        "/admin/provisioning/diskimage/",
+        {"action": "delete_images", "_selected_action": [image.pk]},
+        follow=True,
+    )
+    assert "uses kept" in busy.content.decode()
+    assert DiskImage.objects.filter(pk=image.pk).exists()
