@@ -9,7 +9,7 @@ from panel.exceptions import PanelError
 from panel.models import ApiToken, SshKey
 from panel.portal.selectors import POWER_FILTERS
 from provisioning import installers
-from provisioning.models import OsTemplate
+from provisioning.models import DiskImage, OsTemplate
 
 
 def apply_errors(form: forms.Form, error: ValidationError) -> None:
@@ -206,3 +206,41 @@ class NotificationsForm(forms.Form):
         help_text="A power action, an installation (with how to log in), a wipe: "
         "whether it succeeded, failed or was cancelled.",
     )
+
+
+class CaptureForm(forms.Form):
+    name = forms.RegexField(
+        label="Image name",
+        regex=r"^[\w][\w .:+-]*$",
+        max_length=100,
+        help_text="Letters, digits, spaces and . : + - _",
+    )
+    disks = forms.MultipleChoiceField(
+        label="Disks", widget=forms.CheckboxSelectMultiple, required=False
+    )
+
+    def __init__(self, *args, server, **kwargs):
+        super().__init__(*args, **kwargs)
+        disks = [d for d in server.facts.get("disks", []) if isinstance(d, dict)]
+        self.fields["disks"].choices = [
+            (disk["name"], f"{disk['name']} ({disk.get('size_bytes', 0) / 1e9:.1f} GB)")
+            for disk in disks
+        ]
+        self.fields["disks"].help_text = (
+            "None ticked: all of them." if disks else "Run diagnostics first to list the disks."
+        )
+
+
+class RestoreForm(forms.Form):
+    image = forms.TypedChoiceField(label="Image", coerce=int)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        ready = DiskImage.objects.visible_to(user).filter(state=DiskImage.State.READY)
+        self.fields["image"].choices = [
+            (
+                image.pk,
+                f"{image.name} ({image.raw_bytes / 1e9:.1f} GB, {image.created_at:%Y-%m-%d})",
+            )
+            for image in ready.order_by("name")
+        ]

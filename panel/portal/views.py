@@ -1,5 +1,6 @@
 """The customer portal: thin views over the same services the API uses."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -15,18 +16,20 @@ from panel.models import ApiToken, SshKey
 from panel.portal import selectors
 from panel.portal.forms import (
     ApiTokenForm,
+    CaptureForm,
     CodeForm,
     FirstCodeForm,
     NotificationsForm,
     ReinstallForm,
+    RestoreForm,
     ServerFilterForm,
     SshKeyForm,
     submit,
 )
 from panel.signin import ENROL_ONLY_KEY
 from panel.sources import client_address
-from provisioning import services, workflows
-from provisioning.models import Operation, OsTemplate
+from provisioning import imaging, services, workflows
+from provisioning.models import DiskImage, Operation, OsTemplate
 from provisioning.selectors import login_details
 from provisioning.workflows.power import sensible_actions
 
@@ -145,6 +148,74 @@ def reinstall(request, pk: int):
         "portal/reinstall.html",
         {"server": server, "form": form, "templates": templates.order_by("name")},
     )
+
+
+def _form_page(request, form, title: str, submit_label: str, text: str):
+    context = {"form": form, "title": title, "submit": submit_label, "text": text}
+    return render(request, "portal/form_page.html", context)
+
+
+@login_required
+def capture_image(request, pk: int):
+    server = selectors.server_detail(request.user, pk)
+    form = CaptureForm(request.POST or None, server=server)
+    if request.method == "POST" and form.is_valid():
+        started = submit(
+            form, services.start_capture, actor=request.user, server=server, **form.cleaned_data
+        )
+        if started is not None:
+            return redirect("operation", pk=started[0].pk)
+    text = (
+        f"{server.name} restarts into the panel's utility system, which copies the disks to "
+        "the panel, compressed; then it boots its disk again. Its disks are not changed."
+    )
+    return _form_page(request, form, f"Capture an image of {server.name}", "Capture", text)
+
+
+@login_required
+def restore_image(request, pk: int):
+    server = selectors.server_detail(request.user, pk)
+    form = RestoreForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        image = get_object_or_404(
+            DiskImage.objects.visible_to(request.user), pk=form.cleaned_data["image"]
+        )
+        op = submit(form, services.start_restore, actor=request.user, server=server, image=image)
+        if op is not None:
+            return redirect("operation", pk=op.pk)
+    text = (
+        f"Everything on the disks of {server.name} is replaced by the image's; the panel "
+        "checks every byte it wrote, then the server boots its disk."
+    )
+    return _form_page(request, form, f"Restore an image onto {server.name}", "Restore", text)
+
+
+@login_required
+def disk_images(request):
+    images = DiskImage.objects.visible_to(request.user).select_related("owner")
+    return render(
+        request,
+        "portal/disk_images.html",
+        {
+            "images": images,
+            "quota_count": settings.PANEL_IMAGE_QUOTA_COUNT,
+            "quota_gb": settings.PANEL_IMAGE_QUOTA_BYTES / 1e9,
+            "stored_gb": imaging.stored_by(request.user) / 1e9,
+        },
+    )
+
+
+@login_required
+@require_POST
+def delete_disk_image(request, pk: int):
+    image = get_object_or_404(DiskImage.objects.visible_to(request.user), pk=pk)
+    try:
+        services.delete_image(actor=request.user, image=image)
+    except PanelError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Image {image.name} deleted.")
+    return redirect("disk-images")
 
 
 def _operation_context(request, pk: int) -> dict:

@@ -269,3 +269,35 @@ def test_staff_capture_restore_and_delete_images_in_the_admin(
     )
     assert "uses kept" in busy.content.decode()
     assert DiskImage.objects.filter(pk=image.pk).exists()
+
+
+def test_customers_capture_restore_list_and_delete_images_in_the_portal(
+    owner_api, client, customer, other_customer, diagnosed, django_assert_max_num_queries
+):
+    browser = Client()
+    browser.force_login(customer)
+    page = browser.get(f"/servers/{diagnosed.pk}/capture/").content.decode()
+    assert "vda (0.0 GB)" in page
+    response = browser.post(f"/servers/{diagnosed.pk}/capture/", {"name": "portal", "disks": []})
+    op = Operation.objects.get(kind="capture")
+    assert response.status_code == 302 and response["Location"] == f"/operations/{op.pk}/"
+    assert op.params["disks"] == ["vda"]
+    owner_api.post(f"/api/v1/operations/{op.pk}/cancel/")
+
+    image = captured(owner_api, client, diagnosed, name="kept")
+    with django_assert_max_num_queries(12):
+        listing = browser.get("/images/").content.decode()
+    assert "kept" in listing and "Ready" in listing and "You may keep 5 images" in listing
+    restore = browser.get(f"/servers/{diagnosed.pk}/restore/").content.decode()
+    assert f'value="{image.pk}"' in restore
+    response = browser.post(f"/servers/{diagnosed.pk}/restore/", {"image": image.pk})
+    assert response.status_code == 302
+    assert Operation.objects.filter(kind="restore", server=diagnosed).exists()
+
+    other = Client()
+    other.force_login(other_customer)
+    assert "kept" not in other.get("/images/").content.decode()
+    assert other.post(f"/images/{image.pk}/delete/").status_code == 404
+    assert other.get(f"/servers/{diagnosed.pk}/capture/").status_code == 404
+    refused = browser.post(f"/images/{image.pk}/delete/", follow=True).content.decode()
+    assert "uses kept" in refused  # the restore still runs
