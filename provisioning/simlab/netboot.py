@@ -7,7 +7,11 @@ cloud-init's user-data), send the reports the config's own commands would send, 
 the new system.
 """
 
+import base64
+import gzip
+import hashlib
 import http.client
+import json
 import logging
 import re
 import time
@@ -24,8 +28,26 @@ ANNOUNCED = re.compile(r"^echo Metalpanel: [^:]+: (.+) on \S+$", re.MULTILINE)
 REPORT = re.compile(r'"(event=[^"]*)"')
 UTILITY = "Metalpanel utility image"
 WIPED = re.compile(r"then wipe \((simple|full)\)")
-SIMULATED_FACTS = (
-    '{"cpu": "Intel Xeon E-2236 (simulated)", "cpus": 12, "ram_mb": 32768, "disks": "sda sdb"}'
+# The agent image's disk imaging lines in a capture or restore script (see provisioning/agent).
+CAPTURE = re.compile(r"^capture_disk (\S+) (\S+) (\d+) ", re.MULTILINE)
+RESTORE = re.compile(r"^restore_disk (\S+) (\S+) (\d+) ", re.MULTILINE)
+# As the agent image reports them, for simlab's configuration (2 x 480 GB SSD).
+SIMULATED_FACTS = json.dumps(
+    {
+        "cpu": "Intel Xeon E-2236 (simulated)",
+        "cpus": 12,
+        "ram_mb": 32768,
+        "disks": [
+            {
+                "name": name,
+                "size_bytes": 480103981056,
+                "rotational": False,
+                "model": "MZ7LH480 (simulated)",
+                "serial": f"SIM-{name}",
+            }
+            for name in ("sda", "sdb")
+        ],
+    }
 )
 
 
@@ -33,9 +55,11 @@ class NetbootError(Exception):
     pass
 
 
-def request(method: str, url: str, *, source: str, **form) -> tuple[int, str]:
+def request(
+    method: str, url: str, *, source: str, body: bytes | None = None, headers=None, **form
+) -> tuple[int, str]:
     """One HTTP request sent from `source` (a loopback address of this host), form-encoded
-    `form` as its body: the status and the text of the answer."""
+    `form` (or `body` with `headers`) as its body: the status and the text of the answer."""
     parts = urllib.parse.urlsplit(url)
     connection_class = (
         http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
@@ -43,16 +67,20 @@ def request(method: str, url: str, *, source: str, **form) -> tuple[int, str]:
     connection = connection_class(
         parts.hostname, parts.port, timeout=HTTP_TIMEOUT, source_address=(source, 0)
     )
-    headers = {"Content-Type": "application/x-www-form-urlencoded"} if form else {}
+    if form:
+        body, headers = (
+            urllib.parse.urlencode(form),
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        )
     try:
         connection.request(
             method,
             parts.path + (f"?{parts.query}" if parts.query else ""),
-            body=urllib.parse.urlencode(form) if form else None,
-            headers=headers,
+            body=body,
+            headers=headers or {},
         )
         response = connection.getresponse()
-        return response.status, response.read().decode()
+        return response.status, response.read().decode(errors="replace")
     except OSError as exc:
         raise NetbootError(f"{method} {url}: {exc}") from exc
     finally:
@@ -100,8 +128,33 @@ def _reports(config: str) -> list[dict]:
     return reports
 
 
+def _move_disk_images(machine, config: str) -> None:
+    """What the agent's capture_disk and restore_disk do, for a simulated disk of one piece
+    of zeroes: post it (base64 of gzip, with its SHA-256), or fetch the image's pieces."""
+    for disk, url, piece_mib in CAPTURE.findall(config):
+        raw = bytes(int(piece_mib) * 2**20)
+        status, answer = request(
+            "POST",
+            f"{url}/{disk}/0",
+            source=machine.address,
+            body=base64.encodebytes(gzip.compress(raw)),
+            headers={
+                "Content-Type": "application/base64",
+                "X-Piece-SHA256": hashlib.sha256(raw).hexdigest(),
+            },
+        )
+        if status != 201:
+            raise NetbootError(f"the panel refused a piece of {disk}: HTTP {status} {answer}")
+        machine.say(f"Agent: captured {disk}")
+    for disk, url, pieces in RESTORE.findall(config):
+        for index in range(int(pieces)):
+            _get(machine, f"{url}/{index}")
+        machine.say(f"Agent: restored {disk}")
+
+
 def _install(machine, config: str, os_name: str) -> None:
     """Send the config's reports spread over install_seconds; its last one is `done`."""
+    _move_disk_images(machine, config)
     found = EVENTS_URL.search(config)
     reports = _reports(config)
     if found is None or not reports or reports[-1].get("event") != "done":

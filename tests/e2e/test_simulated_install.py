@@ -2,6 +2,8 @@
 -> the machine fetches /boot/ipxe, its config and reports progress over real HTTP to a
 live panel -> finalize. Also its failures, and a worker killed along the way."""
 
+import hashlib
+import json
 import re
 import time
 
@@ -111,10 +113,38 @@ def test_diagnostics_store_the_hardware_facts(owner_api, lab_server, simlab, mac
     op = ended(response.json()["task"])
     assert op.state == "succeeded", op.error
     facts = Server.objects.get(pk=lab_server.pk).facts
-    assert facts["cpus"] == 12 and facts["disks"] == "sda sdb"
+    assert facts["cpus"] == 12 and [disk["name"] for disk in facts["disks"]] == ["sda", "sdb"]
+    assert owner_api.get(f"/api/v1/servers/{lab_server.pk}/").json()["hardware_mismatch"] == []
     messages = list(op.events.values_list("message", flat=True))
     assert "The server was off; powered it on." in messages
     assert not [m for m in messages if "Wiped" in m]  # wipe "none" wipes nothing
+
+
+def test_a_simulated_server_captures_and_restores_a_disk_image(
+    owner_api, lab_server, simlab, machine, settings, tmp_path
+):
+    settings.MEDIA_ROOT, settings.PANEL_IMAGE_PIECE_MIB = tmp_path, 1
+    worker = Qcluster(**WORKER, PANEL_MEDIA_ROOT=tmp_path)
+    try:
+        facts = json.loads(netboot.SIMULATED_FACTS)
+        Server.objects.filter(pk=lab_server.pk).update(facts=facts)
+        body = {"name": "fleet", "disks": ["sda"]}
+        response = owner_api.post(f"/api/v1/servers/{lab_server.pk}/capture/", body)
+        assert response.status_code == 202, response.content
+        op = ended(response.json()["task"])
+        assert op.state == "succeeded", op.error
+        image = owner_api.get(f"/api/v1/images/{response.json()['image']}/").json()
+        assert image["disks"] == [
+            {"name": "sda", "bytes": 2**20, "sha256": hashlib.sha256(bytes(2**20)).hexdigest()}
+        ]
+        response = owner_api.post(
+            f"/api/v1/servers/{lab_server.pk}/restore/", {"image": image["id"]}
+        )
+        op = ended(response.json()["task"])
+        assert op.state == "succeeded", op.error
+        assert "Agent: restored sda" in simlab.machine(machine)["console"]
+    finally:
+        worker.kill()
 
 
 def assert_installed_once(op: Operation, machine: dict) -> None:
