@@ -348,7 +348,11 @@ def request_rescue_exit(*, actor: User, server: Server) -> Operation:
     """Leave the rescue system: the next boot from the disk, and a power cycle."""
     server = _lock_to_operate(actor, server)
     if not RescueSession.objects.current().filter(server=server).exists():
-        booting = RescueSession.objects.open().filter(server=server).first()
+        booting = (
+            RescueSession.objects.open()
+            .filter(server=server, operation__state__in=Operation.ACTIVE_STATES)
+            .first()
+        )
         if booting is not None:
             raise Conflict(
                 f"{server.name} is still booting the rescue system (operation "
