@@ -53,9 +53,9 @@ class RescueState:
             means.append("your SSH keys")
         if self.password:
             means.append("the one-time password you were shown")
-        where = self.address or "its address"
+        where = f"ssh root@{self.address}" if self.address else "SSH as root to its address"
         return (
-            f"ssh root@{where} with {' or '.join(means)}, or the server's console; until "
+            f"{where} with {' or '.join(means)}, or the server's console; until "
             f"{self.expires_at:%Y-%m-%d %H:%M} UTC, when it boots its disk again."
         )
 

@@ -1,17 +1,21 @@
-"""Rescue end to end: API -> real qcluster worker -> simlab BMC -> the machine boots the
-rescue system from the live panel's boot endpoints and waits at its shell (its screen, as
-simlab's control API returns it) -> exit -> it boots its disk. Also the time limit."""
+"""Rescue end to end: API or portal (real Chromium) -> real qcluster worker -> simlab BMC
+-> the machine boots the rescue system from the live panel's boot endpoints and waits at
+its shell (its screen, as simlab's control API returns it) -> exit -> it boots its disk.
+Also the time limit."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 from django_q.brokers import get_broker
+from passlib.hash import sha512_crypt
 
 from panel.models import AuditEvent
 from provisioning import services
 from provisioning.models import BootTicket, Operation, OsTemplate, RescueSession
 from provisioning.simlab.netboot import RESCUE_BANNER, RESCUE_PROMPT
+from tests.e2e.browser import needs_chromium, shoot, sync_api
+from tests.e2e.test_portal_browser import log_in, wait_for_state
 from tests.e2e.workers import Qcluster, wait_until
 from tests.factories import ED25519, FINGERPRINT
 
@@ -90,7 +94,7 @@ def test_a_customer_rescues_a_server_and_leaves_the_rescue_system(
     shown = owner_api.get(f"/api/v1/servers/{lab_server.pk}/").json()["rescue"]
     assert shown["user"] == "root" and shown["password"] is True
     assert shown["ssh_keys"] == [{"name": "alice@laptop", "fingerprint": FINGERPRINT}]
-    assert "ssh root@" in shown["login"]
+    assert shown["address"] is None and "SSH as root to its address" in shown["login"]
 
     # A power cycle is refused until it leaves the rescue system.
     refused = owner_api.post(
@@ -128,3 +132,36 @@ def test_the_time_limit_ends_the_rescue(owner_api, lab_server, simlab, machine, 
     session = RescueSession.objects.get(operation=op)
     assert session.end_reason == "The rescue system's time limit ran out."
     assert services.end_expired_rescues() == []
+
+
+@needs_chromium
+def test_a_customer_rescues_a_server_from_the_portal(
+    page, customer, lab_server, simlab, machine, worker
+):
+    log_in(page, customer.email)
+    page.goto(f"/servers/{lab_server.pk}/")
+    page.get_by_role("link", name="Rescue system…").click()
+    page.get_by_label("Set a one-time root password").check()
+    shoot(page, "rescue-form")
+    page.get_by_role("button", name="Restart into the rescue system").click()
+
+    shown = page.get_by_label("One-time root password")
+    sync_api.expect(shown).to_be_visible()
+    op = Operation.objects.get(server=lab_server, kind=Operation.Kind.RESCUE)
+    assert sha512_crypt.verify(shown.input_value(), op.params["password_hash"])
+    shoot(page, "rescue-password")
+    page.get_by_role("link", name=f"operation #{op.pk}").click()
+    wait_for_state(page, "Succeeded")
+    showing(simlab, machine, RESCUE_PROMPT)
+
+    page.goto(f"/servers/{lab_server.pk}/")
+    sync_api.expect(page.get_by_role("status").first).to_contain_text(
+        "This server is in the rescue system"
+    )
+    sync_api.expect(page.get_by_role("link", name="Reinstall…")).to_have_count(0)
+    shoot(page, "rescue-server")
+    page.get_by_role("button", name="Leave the rescue system").click()
+    wait_for_state(page, "Succeeded")
+    on_its_disk(simlab, machine, "no operating system")
+    page.goto(f"/servers/{lab_server.pk}/")
+    sync_api.expect(page.get_by_role("link", name="Rescue system…")).to_be_visible()

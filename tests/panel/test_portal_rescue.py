@@ -7,9 +7,10 @@ import pytest
 from django.test import Client
 from passlib.hash import sha512_crypt
 
+from inventory import ipam
 from panel.models import SshKey
 from provisioning.models import Operation, RescueSession
-from tests.factories import ED25519, FINGERPRINT, make_server
+from tests.factories import ED25519, FINGERPRINT, make_pool, make_server
 from tests.panel.test_portal import page_text
 from tests.provisioning.test_rescue_api import in_rescue
 
@@ -72,14 +73,15 @@ def test_a_pasted_key_is_enough(browser, owned_server):
 
 
 def test_the_server_page_in_rescue_says_how_to_log_in_and_offers_only_the_exit(
-    browser, owned_server, customer
+    browser, owned_server, customer, admin
 ):
+    ipam.allocate_ip(actor=admin, server=owned_server, pool=make_pool())
     in_rescue(owned_server, customer, ssh_keys=[ED25519], password=True)
 
     text = visible_text(browser.get(f"/servers/{owned_server.pk}/"))
 
     assert "This server is in the rescue system" in text
-    assert "ssh root@" in text and FINGERPRINT in text
+    assert "ssh root@192.0.2.10 with alice@laptop" in text and FINGERPRINT in text
     assert "the one-time password you were shown" in text
     assert "Leave the rescue system" in text
     assert "Reinstall…" not in text and "Rescue system…" not in text

@@ -7,12 +7,13 @@ import pytest
 from django.utils import timezone
 from passlib.hash import sha512_crypt
 
+from inventory import ipam
 from panel.models import AuditEvent
 from provisioning import services
 from provisioning.bmc.drivers import driver_for
 from provisioning.models import BootTicket, Operation, RescueSession
 from provisioning.workflows import rescue
-from tests.factories import ED25519, FINGERPRINT, RSA_1024, make_server
+from tests.factories import ED25519, FINGERPRINT, RSA_1024, make_pool, make_server
 from tests.provisioning.test_suspend_api import connect_ports
 
 pytestmark = pytest.mark.usefixtures("shipped_os_templates")
@@ -107,7 +108,8 @@ def test_staff_rescue_any_server(admin_api, owned_server):
     assert answer.status_code == 202, answer.content
 
 
-def test_a_server_in_rescue_says_so_and_how_to_log_in(owner_api, owned_server, customer):
+def test_a_server_in_rescue_says_so_and_how_to_log_in(owner_api, owned_server, customer, admin):
+    ipam.allocate_ip(actor=admin, server=owned_server, pool=make_pool())
     session = in_rescue(owned_server, customer, ssh_keys=[ED25519], password=True)
 
     shown = owner_api.get(f"/api/v1/servers/{owned_server.pk}/").json()["rescue"]
@@ -116,7 +118,9 @@ def test_a_server_in_rescue_says_so_and_how_to_log_in(owner_api, owned_server, c
     assert shown["user"] == "root" and shown["password"] is True
     assert shown["ssh_keys"] == [{"name": "alice@laptop", "fingerprint": FINGERPRINT}]
     assert shown["expires_at"] is not None
-    assert "ssh root@" in shown["login"] and "console" in shown["login"]
+    assert shown["address"] == "192.0.2.10"
+    assert shown["login"].startswith("ssh root@192.0.2.10 with your SSH keys or the one-time ")
+    assert "or the server's console" in shown["login"]
     listed = owner_api.get("/api/v1/servers/").json()["results"][0]
     assert listed["rescue"]["operation"] == session.operation_id
 
