@@ -208,9 +208,11 @@ class OperatedServerViewSet(ServerViewSet):
             "task": started.operation.pk,
             "password": started.password or None,
         }
-        return Response(
+        response = Response(
             answer, status=status.HTTP_202_ACCEPTED, headers={"Cache-Control": "no-store"}
         )
+        response.secret_fields = ("password",)  # an Idempotency-Key's stored answer: encrypted
+        return response
 
     @extend_schema(request=RescueExitRequestSerializer, responses={202: TaskAcceptedSerializer})
     @action(detail=True, methods=["post"], url_path="rescue/exit", permission_classes=OWNERS_MAY)

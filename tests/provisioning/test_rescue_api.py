@@ -8,7 +8,7 @@ from django.utils import timezone
 from passlib.hash import sha512_crypt
 
 from inventory import ipam
-from panel.models import AuditEvent
+from panel.models import AuditEvent, IdempotencyRecord
 from provisioning import services
 from provisioning.bmc.drivers import driver_for
 from provisioning.models import BootTicket, Operation, RescueSession
@@ -61,6 +61,24 @@ def test_the_owner_asks_for_a_rescue_with_keys_and_a_one_time_password(owner_api
     audited = AuditEvent.objects.get(action="operation.request.rescue")
     assert "password_hash" not in audited.detail["params"]
     assert password not in str(list(AuditEvent.objects.values_list("detail", flat=True)))
+
+
+def test_a_retry_with_the_same_idempotency_key_gets_the_same_password_stored_encrypted(
+    owner_api, owned_server
+):
+    def ask():
+        return owner_api.post(
+            rescue_path(owned_server), {"password": True}, format="json", HTTP_IDEMPOTENCY_KEY="r-1"
+        )
+
+    first, retry = ask(), ask()
+
+    assert retry["Idempotent-Replayed"] == "true" and retry["Cache-Control"] == "no-store"
+    assert retry.json() == first.json()
+    assert Operation.objects.count() == 1
+    stored = IdempotencyRecord.objects.get(key="r-1").response_body
+    assert first.json()["password"] not in str(stored)
+    assert stored["password"] is None
 
 
 def test_keys_alone_set_no_password(owner_api, owned_server):
