@@ -1,6 +1,8 @@
 """Rescue requests over the API: who may ask, what is checked, the one-time password (shown
 once, stored hashed), and what a server in the rescue system refuses until it leaves it."""
 
+import re
+import shlex
 from datetime import timedelta
 
 import pytest
@@ -273,3 +275,40 @@ def test_a_staff_suspension_still_works_in_rescue(admin_api, owned_server, custo
     answer = admin_api.post(f"/api/v1/servers/{owned_server.pk}/suspend/", {"reason": "unpaid"})
 
     assert answer.status_code == 202
+
+
+def test_the_rescue_boots_the_utility_image_in_rescue_mode_with_the_keys_and_hash(
+    owned_server, customer, client
+):
+    hostile = ED25519.replace("alice@laptop", "alice's $(reboot) laptop")
+    started = services.start_rescue(
+        actor=customer, server=owned_server, ssh_keys=[hostile], password=True
+    )
+    op = started.operation
+    Operation.objects.filter(pk=op.pk).update(state="running", step="wait_pxe")
+
+    script = client.get("/boot/ipxe", {"mac": owned_server.mac}).content.decode()
+
+    kernel = next(line for line in script.splitlines() if line.startswith("kernel "))
+    assert kernel.split()[1] == "http://boot.example.invalid/utility/vmlinuz"
+    assert "metalpanel.mode=rescue" in kernel.split()
+    secret = re.search(r"metalpanel\.script=\S+/boot/config/([\w-]+)", kernel)[1]
+    config = client.get(f"/boot/config/{secret}").content.decode()
+    assert config.startswith("#!/bin/sh\n")
+    assert f"# Metalpanel rescue system on {owned_server.name}" in config
+    assert f"printf '%s\\n' {shlex.quote(hostile)} >> /root/.ssh/authorized_keys" in config
+    assert f"hash={shlex.quote(op.params['password_hash'])}\n" in config
+    assert '"event=done&message=Rescue system ready: log in as root"' in config
+    assert started.password not in script + config
+    assert client.get(f"/boot/config/{secret}").status_code == 404  # fetched once
+
+
+def test_without_a_password_root_gets_none(owned_server, customer, client):
+    op = services.start_rescue(actor=customer, server=owned_server, ssh_keys=[ED25519]).operation
+    Operation.objects.filter(pk=op.pk).update(state="running", step="wait_pxe")
+    script = client.get("/boot/ipxe", {"mac": owned_server.mac}).content.decode()
+    secret = re.search(r"/boot/config/([\w-]+)", script)[1]
+
+    config = client.get(f"/boot/config/{secret}").content.decode()
+
+    assert "hash=" not in config and "root:!:" in config
