@@ -372,7 +372,7 @@ def end_expired_rescues() -> list[Operation]:
     """The periodic check: each server in rescue past its time limit leaves it."""
     started = []
     expired = RescueSession.objects.current().filter(expires_at__lt=timezone.now())
-    for server in Server.objects.filter(rescue_sessions__in=expired).select_related("bmc"):
+    for server in Server.objects.filter(rescue_sessions__in=expired).distinct():
         try:
             op = _start(
                 actor=None,
