@@ -154,7 +154,11 @@ class RescueForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["ssh_keys"].queryset = SshKey.objects.filter(user=user).order_by("name")
+        saved = SshKey.objects.filter(user=user).order_by("name")
+        if saved.exists():
+            self.fields["ssh_keys"].queryset = saved
+        else:
+            del self.fields["ssh_keys"]
 
     def clean_ssh_key_texts(self):
         lines = [line.strip() for line in self.cleaned_data["ssh_key_texts"].splitlines()]

@@ -28,11 +28,15 @@ def visible_text(response) -> str:
     return re.sub(r"<[^>]+>", "", page_text(response))
 
 
-def test_the_server_page_offers_the_rescue_system(browser, owned_server):
+def test_the_server_page_offers_the_rescue_system(browser, owned_server, customer):
     text = visible_text(browser.get(f"/servers/{owned_server.pk}/"))
     assert "Rescue system…" in text
+    SshKey.objects.create(
+        user=customer, name="laptop", public_key=ED25519, key_type="ssh-ed25519", fingerprint="x"
+    )
     form = visible_text(browser.get(f"/servers/{owned_server.pk}/rescue/"))
     assert "Set a one-time root password" in form and "240 minutes at most" in form
+    assert "Your saved SSH keys" in form and "laptop" in form
 
 
 def test_entering_rescue_shows_the_one_time_password_once(browser, owned_server, customer):
@@ -110,3 +114,9 @@ def test_another_customers_server_has_no_rescue_pages(browser, admin, other_cust
     assert browser.post(f"/servers/{theirs.pk}/rescue/exit/").status_code == 404
     assert RescueSession.objects.current().count() == 1
     assert not Operation.objects.filter(kind=Operation.Kind.RESCUE_EXIT).exists()
+
+
+def test_without_saved_keys_the_form_offers_pasting_one(browser, owned_server):
+    text = visible_text(browser.get(f"/servers/{owned_server.pk}/rescue/"))
+    assert "Your saved SSH keys" not in text
+    assert "You have no saved SSH keys." in text
