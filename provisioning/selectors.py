@@ -1,6 +1,7 @@
 """Reads about operations that pages, mails and the API share."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from inventory.models import IpAddress
 from panel.sshkeys import parse_public_key
@@ -39,8 +40,8 @@ class RescueState:
     """A server in the rescue system, and how to log in to it."""
 
     operation_id: int
-    started_at: object
-    expires_at: object
+    started_at: datetime
+    expires_at: datetime
     address: str | None
     ssh_keys: list[dict]
     password: bool
