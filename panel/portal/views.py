@@ -1,5 +1,6 @@
 """The customer portal: thin views over the same services the API uses."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -19,6 +20,7 @@ from panel.portal.forms import (
     FirstCodeForm,
     NotificationsForm,
     ReinstallForm,
+    RescueForm,
     ServerFilterForm,
     SshKeyForm,
     submit,
@@ -27,7 +29,7 @@ from panel.signin import ENROL_ONLY_KEY
 from panel.sources import client_address
 from provisioning import services, workflows
 from provisioning.models import Operation, OsTemplate
-from provisioning.selectors import login_details
+from provisioning.selectors import login_details, rescue_state
 from provisioning.workflows.power import sensible_actions
 
 # The portal's power buttons: action -> (label, needs a confirmation, what it does).
@@ -75,6 +77,7 @@ def _power_context(server) -> dict:
     offered = set(sensible_actions(bmc.power_state if bmc else "unknown"))
     return {
         "server": server,
+        "rescue": rescue_state(server),
         "power_buttons": [
             (action, label, confirm)
             for action, (label, confirm, _) in POWER_BUTTONS.items()
@@ -145,6 +148,48 @@ def reinstall(request, pk: int):
         "portal/reinstall.html",
         {"server": server, "form": form, "templates": templates.order_by("name")},
     )
+
+
+@login_required
+def rescue(request, pk: int):
+    """GET: the rescue form. POST: boot the rescue system; the one-time password, if asked
+    for, is on the page this answers, and nowhere else ever again."""
+    server = selectors.server_detail(request.user, pk)
+    # An empty POST (nothing ticked) is still a submission.
+    form = RescueForm(request.POST if request.method == "POST" else None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        started = submit(
+            form,
+            services.start_rescue,
+            actor=request.user,
+            server=server,
+            ssh_keys=form.key_lines(),
+            password=form.cleaned_data["password"],
+        )
+        if started is not None:
+            context = {"server": server, "op": started.operation, "password": started.password}
+            response = render(request, "portal/rescue_started.html", context)
+            response["Cache-Control"] = "no-store"
+            return response
+    context = {
+        "server": server,
+        "form": form,
+        "max_minutes": settings.PANEL_RESCUE_MAX_SECONDS // 60,
+    }
+    return render(request, "portal/rescue.html", context)
+
+
+@login_required
+@require_POST
+def rescue_exit(request, pk: int):
+    server = selectors.server_detail(request.user, pk)
+    try:
+        op = services.request_rescue_exit(actor=request.user, server=server)
+    except PanelError as exc:
+        messages.error(request, exc.message)
+        return redirect("server", pk=server.pk)
+    messages.success(request, f"{server.name} is leaving the rescue system.")
+    return redirect("operation", pk=op.pk)
 
 
 def _operation_context(request, pk: int) -> dict:

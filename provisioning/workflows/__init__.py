@@ -14,7 +14,7 @@ A device kind (`provisioning.devices.Device`) has a module here (`bmc.py`,
 WORKFLOWS are added below.
 """
 
-from provisioning.workflows import pdu, power, pxe, suspension
+from provisioning.workflows import pdu, power, pxe, rescue, suspension
 from provisioning.workflows.base import Workflow
 
 REGISTRY: dict[str, Workflow] = {
@@ -22,6 +22,7 @@ REGISTRY: dict[str, Workflow] = {
     **pxe.WORKFLOWS,
     **suspension.WORKFLOWS,
     **pdu.WORKFLOWS,
+    **rescue.WORKFLOWS,
 }
 
 
