@@ -47,6 +47,7 @@ def enrol(client: Client, user) -> tuple[str, list[str]]:
     done = client.post(ENROL, {"code": code(secret, -1)})
     assert done.status_code == 200, done.content
     client.logout()
+    user.refresh_from_db()  # its session generation went up: a login now uses the new one
     return secret, done.context["codes"]
 
 
@@ -79,6 +80,7 @@ def test_a_customer_enrols_with_a_code_from_the_app_and_sees_recovery_codes_once
     assert "<svg" in page.content.decode()  # the QR code, drawn by the panel
     secret = page.context["secret"].replace(" ", "")
     assert page.context["secret"] == client.get(ENROL).context["secret"]  # a reload keeps it
+    assert AuditEvent.objects.filter(action="twofactor.enrol_started").count() == 1
 
     done = client.post(ENROL, {"code": code(secret)})
 
@@ -153,13 +155,13 @@ def test_a_code_cannot_be_used_twice(client, enrolled):
 
     password_step(client, customer)
     replayed = client.post(PORTAL_CODE, {"code": used})
-    assert "That code is not right" in replayed.content.decode()
+    assert twofactor.REPLAYED_CODE in replayed.content.decode()
     assert not logged_in_as(client)
+    assert FailedLogin.objects.filter(email=customer.email).count() == 1  # still a failure
     # an older code than the one used is no better
-    assert (
-        "That code is not right"
-        in client.post(PORTAL_CODE, {"code": code(secret, -1)}).content.decode()
-    )
+    older = client.post(PORTAL_CODE, {"code": code(secret, -1)})
+    assert twofactor.REPLAYED_CODE in older.content.decode()
+    assert FailedLogin.objects.filter(email=customer.email).count() == 2
 
 
 def test_a_recovery_code_logs_in_once(client, enrolled):
@@ -237,18 +239,41 @@ def test_staff_required_to_use_two_factor_are_sent_to_enrol_and_reach_nothing_el
     client, admin, settings
 ):
     settings.PANEL_STAFF_TWO_FACTOR_REQUIRED = True
-    response = password_step(client, admin, ADMIN, next="/admin/")
+    response = password_step(client, admin, ADMIN, next="/admin/panel/user/")
     assert response.url == ENROL
-    for url in ("/admin/", "/admin/panel/user/", "/servers/", "/api/v1/servers/"):
-        assert client.get(url).url == ENROL
+    for url in ("/admin/", "/admin/panel/user/", "/servers/"):
+        assert client.get(url).url == ENROL  # the admin refuses them: enrol first
+    assert client.get("/static/no-such-file.css").status_code == 404  # not sent to enrol
     assert dci_login(admin).status_code == 403
 
     secret = client.get(ENROL).context["secret"].replace(" ", "")
-    assert client.post(ENROL, {"code": code(secret)}).status_code == 200
+    done = client.post(ENROL, {"code": code(secret)})
+    assert done.status_code == 200
+    assert 'href="/admin/panel/user/">Go on' in done.content.decode()  # the original `next`
     assert client.get("/admin/").status_code == 200
     refused = client.post(TWO_FACTOR, {"code": code(secret, 1)})
     assert "cannot be turned off" in refused.content.decode()
     assert twofactor.has_second_factor(admin)
+
+
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        ("/api/v1/servers/", lambda answer: answer["detail"]),
+        ("/metrics", lambda answer: answer["detail"]),
+        ("/api/dci/v3/server", lambda answer: answer["error"]["msg"]),
+    ],
+)
+def test_an_enrol_only_session_answers_machine_clients_403_in_their_format(
+    client, customer, url, body
+):
+    customer.two_factor_required = True
+    customer.save()
+    password_step(client, customer)
+    answer = client.get(url)
+    assert answer.status_code == 403
+    assert answer["Content-Type"] == "application/json"
+    assert "set up two-factor login" in body(answer.json())
 
 
 def test_a_customer_chosen_by_staff_must_enrol_at_the_next_login(client, customer):
