@@ -182,7 +182,8 @@ class EnrolmentOnlyMiddleware:
     """A session logged in to enrol a required second factor reaches the enrolment page, the
     logout and static files, and nothing else, until the enrolment is done: pages redirect to
     the enrolment, the APIs answer 403. Once the account has a second factor (set up in another
-    session), such a session, which passed the password alone, is logged out."""
+    session, which ends this one's auth hash; checked here too, so that no way of enrolling can
+    leave it looping), such a session, which passed the password alone, is logged out."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -199,7 +200,7 @@ class EnrolmentOnlyMiddleware:
             return self.get_response(request)
         if not request.user.is_authenticated or twofactor.has_second_factor(request.user):
             auth_logout(request)
-            messages.info(request, "Two-factor login is on for your account: log in again.")
+            messages.info(request, "Your session has ended: log in again.")
             return redirect("login")
         if request.path.startswith(MACHINE_PATHS):
             return errors.forbidden(request, ENROL_FIRST)
