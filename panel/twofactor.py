@@ -145,15 +145,14 @@ def confirm_enrolment(*, actor: User, session_key: str, code: str) -> list[str]:
     the set-up only; the person's other sessions end. Answers the recovery codes, which are
     shown this once."""
     digest = _session_digest(session_key)
-    device = TotpDevice.objects.filter(user=actor, confirmed=False).first()
-    if device is None or not constant_time_compare(device.enrolling_session, digest):
-        raise Conflict("Start the set-up again: there is no authenticator app waiting.")
-    if not _spend_totp(device, code.strip().replace(" ", "")):
-        raise ValidationError({"code": FIRST_CODE_WRONG})
-    with transaction.atomic():
-        waiting = TotpDevice.objects.filter(pk=device.pk, confirmed=False, enrolling_session=digest)
-        if not waiting.update(confirmed=True, enrolling_session=""):
-            raise Conflict("Start the set-up again: another session started it anew.")
+    with transaction.atomic():  # locked: another session cannot renew the secret meanwhile
+        device = TotpDevice.objects.select_for_update().filter(user=actor, confirmed=False).first()
+        if device is None or not constant_time_compare(device.enrolling_session, digest):
+            raise Conflict("Start the set-up again: there is no authenticator app waiting.")
+        if not _spend_totp(device, code.strip().replace(" ", "")):
+            raise ValidationError({"code": FIRST_CODE_WRONG})
+        device.confirmed, device.enrolling_session = True, ""
+        device.save(update_fields=["confirmed", "enrolling_session"])
         codes = _new_recovery_codes(device)
         audit.record(actor=actor, action="twofactor.enable", target=actor)
         _end_other_sessions(actor=actor, user=actor)
