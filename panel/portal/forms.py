@@ -44,10 +44,17 @@ class CodeForm(forms.Form):
         label="Code",
         max_length=32,
         help_text="The 6 digits your authenticator app shows, or one of your recovery codes.",
-        widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "autofocus": True, "spellcheck": "false"}
-        ),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "spellcheck": "false"}),
     )
+
+
+class LoginCodeForm(CodeForm):
+    """The code step of a login, where the code is all the page asks (so the field has focus;
+    elsewhere a code confirms an action, which focus should not jump to)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["code"].widget.attrs["autofocus"] = True
 
 
 class FirstCodeForm(forms.Form):

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -322,6 +323,7 @@ def two_factor(request):
     form = CodeForm(request.POST or None)
     posted = request.method == "POST" and form.is_valid()
     if posted and _submit_code(request, form, twofactor.disable):
+        update_session_auth_hash(request, request.user)  # this session goes on, the others end
         messages.success(request, "Two-factor login is off.")
         return redirect("two-factor")
     context = {
@@ -340,15 +342,25 @@ def two_factor_enrol(request):
     recovery codes are shown on the answer to that, once."""
     if twofactor.has_second_factor(request.user):
         return redirect("two-factor")
-    device = twofactor.start_enrolment(actor=request.user)
+    session_key = request.session.session_key
+    device = twofactor.start_enrolment(actor=request.user, session_key=session_key)
     form = FirstCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         codes = submit(
-            form, twofactor.confirm_enrolment, actor=request.user, code=form.cleaned_data["code"]
+            form,
+            twofactor.confirm_enrolment,
+            actor=request.user,
+            session_key=session_key,
+            code=form.cleaned_data["code"],
         )
         if codes is not None:
-            request.session.pop(ENROL_ONLY_KEY, None)
-            context = {"codes": codes, "title": "Two-factor login is on"}
+            update_session_auth_hash(request, request.user)  # this session goes on, the others end
+            required = request.session.pop(ENROL_ONLY_KEY, None)
+            context = {
+                "codes": codes,
+                "title": "Two-factor login is on",
+                "next": required["next"] if required else None,
+            }
             return render(request, "portal/two_factor_codes.html", context)
     context = {
         "form": form,
