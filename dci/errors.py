@@ -35,6 +35,14 @@ def not_found(request, exception):
     return panel_errors.not_found(request, exception)
 
 
+def forbidden(request, msg: str) -> JsonResponse:
+    """A 403 decided outside DRF (a middleware): the envelope under DCImanager's paths, DRF's
+    `{"detail": ...}` elsewhere."""
+    if _in_envelope(request):
+        return _plain(403, msg)
+    return JsonResponse({"detail": msg}, status=403)
+
+
 def server_error(request):
     if _in_envelope(request):
         return _plain(500, "Server error.")

@@ -91,6 +91,13 @@ def revoke_session(*, actor: User, session: DciSession) -> DciSession:
     return session
 
 
+def revoke_user_sessions(*, actor: User, user: User) -> None:
+    """End every live session of `user` (e.g. their second factor changed)."""
+    live = DciSession.objects.filter(user=user, revoked_at=None, expires_at__gt=timezone.now())
+    for session in live:
+        revoke_session(actor=actor, session=session)
+
+
 def delete_ended_sessions(*, now: datetime | None = None) -> int:
     """Forget sessions that expired or were revoked more than KEEP_ENDED ago (the audit log
     keeps their story); run on every login, so no schedule is needed."""

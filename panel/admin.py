@@ -3,14 +3,14 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from panel import audit, services, twofactor
 from panel.exceptions import PanelError
-from panel.models import ApiToken, AuditEvent, SshKey, TotpDevice, User
+from panel.models import ApiToken, AuditEvent, SshKey, User
 
 
 class CappedCountPaginator(Paginator):
@@ -199,11 +199,10 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
     readonly_fields = ["last_login", "date_joined"]
 
     def get_queryset(self, request):
-        enrolled = TotpDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
         return (
             super()
             .get_queryset(request)
-            .annotate(server_count=Count("servers"), has_two_factor=Exists(enrolled))
+            .annotate(server_count=Count("servers"), has_two_factor=twofactor.enabled_annotation())
         )
 
     @admin.display(boolean=True, ordering="has_two_factor", description="2FA")

@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from panel import audit
-from panel.models import FailedLogin, User
+from panel.models import FailedLogin, TotpDevice, User
 from panel.sources import client_address
 
 
@@ -36,7 +36,7 @@ def check_allowed(email: str, source_ip: str | None) -> None:
     if is_throttled(email, source_ip):
         minutes = max(1, settings.PANEL_LOGIN_LOCKOUT_SECONDS // 60)
         raise ValidationError(
-            f"Too many failed logins. Try again in {minutes} minutes, or reset your password.",
+            f"Too many failed logins. Wait {minutes} minutes, then try again.",
             code="throttled",
         )
 
@@ -47,8 +47,10 @@ def record_failure(email: str, source_ip: str | None) -> None:
 
 
 def record_login(*, user: User, via: str, second_factor: str | None) -> None:
-    """A login passed every check on surface `via`: its failures are forgiven, it is audited."""
+    """A login passed every check on surface `via`: its failures are forgiven, a set-up of a
+    second factor left unfinished is dropped, it is audited."""
     FailedLogin.objects.filter(email__iexact=user.email).delete()
+    TotpDevice.objects.filter(user=user, confirmed=False).delete()
     audit.record(actor=user, action="user.login", target=user, via=via, second_factor=second_factor)
 
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django_otp.models import Device, TimestampMixin
 from django_otp.oath import TOTP
 
@@ -47,6 +48,9 @@ class User(AbstractBaseUser):
         default=False,
         help_text="Must log in with a code from an authenticator app: enrols at the next login.",
     )
+    # Raised when the second factor is turned on, off or reset: it is part of the session auth
+    # hash, so the sessions opened before end (like a password change ends them).
+    session_generation = models.PositiveIntegerField(default=0, editable=False)
     # For a billing system's incremental sync (?updated_since=): a sign-in is not a change.
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
@@ -77,6 +81,19 @@ class User(AbstractBaseUser):
 
     def has_perm(self, perm, obj=None) -> bool:
         return self.is_admin
+
+    def _get_session_auth_hash(self, secret=None):
+        """Django's HMAC of the password, mixed with `session_generation` once it was raised
+        (so the sessions of accounts that never changed their second factor go on)."""
+        password_hash = super()._get_session_auth_hash(secret=secret)
+        if not self.session_generation:
+            return password_hash
+        return salted_hmac(
+            "panel.models.User.session_generation",
+            f"{password_hash}:{self.session_generation}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     def has_perms(self, perm_list, obj=None) -> bool:
         return self.is_admin
@@ -229,6 +246,12 @@ class TotpDevice(TimestampMixin, Device):
     encrypted_key = models.TextField(help_text="The secret, encrypted (panel.encryption)")
     last_t = models.BigIntegerField(
         default=-1, help_text="The time step of the last code accepted: no code at or before it is"
+    )
+    enrolling_session = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Until confirmed: a hash of the key of the session that is setting it up, "
+        "the only one that sees this secret and may confirm it",
     )
 
     class Meta:

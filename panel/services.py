@@ -15,7 +15,15 @@ from panel.exceptions import Conflict
 from panel.models import ApiToken, SshKey, User
 from panel.sshkeys import parse_public_key
 
-USER_FIELDS = ("email", "full_name", "phone", "role", "is_active", "notify_by_email")
+USER_FIELDS = (
+    "email",
+    "full_name",
+    "phone",
+    "role",
+    "is_active",
+    "notify_by_email",
+    "two_factor_required",
+)
 
 
 def _set_password(user: User, password: str) -> None:

@@ -272,6 +272,10 @@ PANEL_PXE_BOOT_SECONDS = env_int("PANEL_PXE_BOOT_SECONDS", 600)
 PANEL_MANUAL_REBOOT_SECONDS = env_int("PANEL_MANUAL_REBOOT_SECONDS", 86400)
 PANEL_INSTALL_SECONDS = env_int("PANEL_INSTALL_SECONDS", 7200)
 PANEL_BOOT_EVENTS_PER_TICKET = env_int("PANEL_BOOT_EVENTS_PER_TICKET", 2000)
+# How long a server stays in the rescue system once it is up; then it boots its disk again
+# (checked every minute). How long the rescue system may take to come up after its boot.
+PANEL_RESCUE_MAX_SECONDS = env_int("PANEL_RESCUE_MAX_SECONDS", 4 * 3600, minimum=60)
+PANEL_RESCUE_BOOT_SECONDS = env_int("PANEL_RESCUE_BOOT_SECONDS", 900)
 # SHA-512 crypt rounds of the root password an install puts in /etc/shadow. 5,000 is glibc's
 # default (what mkpasswd, the distributions' own passwd and Foreman write); every 10,000
 # more costs each install request about 7 ms of CPU (bench/fleet_install.py).

@@ -7,12 +7,14 @@ factors but has none yet is logged in to enrol and nothing else (`EnrolmentOnlyM
 """
 
 import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -23,24 +25,32 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView
 
+from dci import errors
 from panel import logins, twofactor
 from panel.models import User
-from panel.portal.forms import CodeForm, LoginForm, submit
+from panel.portal.forms import LoginCodeForm, LoginForm, submit
 from panel.sources import client_address
 
 PENDING_KEY = "login_pending"
 ENROL_ONLY_KEY = "two_factor_enrol_only"
 PENDING_SECONDS = 300
+# What machine clients read: they are answered 403, not sent to a page, by an enrol-only session.
+MACHINE_PATHS = ("/api/", "/metrics")
+ENROL_FIRST = (
+    "This session may only set up two-factor login, which the account must use: finish that "
+    "in the portal first."
+)
 
 
 class AdminLoginForm(logins.ThrottledLoginForm, AdminAuthenticationForm):
     """The admin's login, under the same throttle as the portal's."""
 
 
-def _pending_user(request) -> User | None:
-    """Who passed the password step in this session, if recently and not changed since."""
+def _pending_user(request, via: str) -> User | None:
+    """Who passed the password step of surface `via` in this session, if recently and not
+    changed since."""
     pending = request.session.get(PENDING_KEY)
-    if not pending or pending["until"] < time.time():
+    if not pending or pending["until"] < time.time() or pending["via"] != via:
         return None
     user = User.objects.filter(pk=pending["user"], is_active=True).first()
     if user is None or not constant_time_compare(user.get_session_auth_hash(), pending["hash"]):
@@ -65,25 +75,33 @@ class PasswordLoginView(auth_views.LoginView):
                 "user": user.pk,
                 "hash": user.get_session_auth_hash(),
                 "until": time.time() + PENDING_SECONDS,
+                "via": self.via,
                 "next": self.get_success_url(),
             }
             return redirect(self.code_step)
         response = super().form_valid(form)
         logins.record_login(user=user, via=self.via, second_factor=None)
         if twofactor.must_enrol(user):
-            self.request.session[ENROL_ONLY_KEY] = True
+            # Where to go once enrolled (the answer to the enrolment offers it).
+            self.request.session[ENROL_ONLY_KEY] = {"next": self.get_success_url()}
             messages.warning(
                 self.request, "Your account must use two-factor login: set it up to go on."
             )
             return redirect("two-factor-enrol")
         return response
 
+    def get_redirect_url(self):
+        """`next`, unless it is this login page itself (Django's LoginView would refuse a
+        logged-in person the loop with a ValueError: a 500)."""
+        url = super().get_redirect_url()
+        return "" if urlsplit(url).path == self.request.path else url
+
 
 class CodeLoginView(FormView):
     """Step two: the code, under the same throttle as passwords."""
 
     template_name = "portal/login_code.html"
-    form_class = CodeForm
+    form_class = LoginCodeForm
     via = "portal"
     first_step = "login"
 
@@ -91,7 +109,7 @@ class CodeLoginView(FormView):
     @method_decorator(csrf_protect)
     @method_decorator(never_cache)
     def dispatch(self, request, *args, **kwargs):
-        self.user = _pending_user(request)
+        self.user = _pending_user(request, self.via)
         if self.user is None:
             messages.info(request, "Log in with your password first.")
             return redirect(self.first_step)
@@ -161,8 +179,11 @@ class StaffCodeLoginView(StaffContextMixin, CodeLoginView):
 
 
 class EnrolmentOnlyMiddleware:
-    """A session logged in to enrol a required second factor reaches the enrolment page and
-    the logout, and nothing else, until the enrolment is done."""
+    """A session logged in to enrol a required second factor reaches the enrolment page, the
+    logout and static files, and nothing else, until the enrolment is done: pages redirect to
+    the enrolment, the APIs answer 403. Once the account has a second factor (set up in another
+    session, which ends this one's auth hash; checked here too, so that no way of enrolling can
+    leave it looping), such a session, which passed the password alone, is logged out."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -173,8 +194,14 @@ class EnrolmentOnlyMiddleware:
         enrol_only = settings.SESSION_COOKIE_NAME in request.COOKIES and request.session.get(
             ENROL_ONLY_KEY
         )
-        if enrol_only and not request.path.startswith(
-            (reverse("two-factor-enrol"), reverse("logout"), f"/{settings.STATIC_URL}")
+        if not enrol_only or request.path.startswith(
+            (reverse("two-factor-enrol"), reverse("logout"), settings.STATIC_URL)
         ):
-            return redirect("two-factor-enrol")
-        return self.get_response(request)
+            return self.get_response(request)
+        if not request.user.is_authenticated or twofactor.has_second_factor(request.user):
+            auth_logout(request)
+            messages.info(request, "Your session has ended: log in again.")
+            return redirect("login")
+        if request.path.startswith(MACHINE_PATHS):
+            return errors.forbidden(request, ENROL_FIRST)
+        return redirect("two-factor-enrol")

@@ -16,7 +16,7 @@ from panel.models import SshKey
 from provisioning import installers
 from provisioning import services as provisioning_services
 from provisioning.bmc import BOOT_DEVICES
-from provisioning.models import DiskImage, Operation, OsTemplate
+from provisioning.models import DiskImage, Operation, OsTemplate, RescueSession
 
 
 def operation_link(operation: Operation) -> str:
@@ -73,6 +73,11 @@ BOOT_DEVICE_LABELS = {
 
 class PowerForm(ServerForm):
     action = forms.ChoiceField(label="Power", choices=list(POWER_LABELS.items()))
+    force = forms.BooleanField(
+        label="Even in rescue",
+        required=False,
+        help_text="If the server is in the rescue system, end the rescue (audited)",
+    )
 
 
 class BootDeviceForm(ServerForm):
@@ -135,6 +140,11 @@ class StaffReinstallForm(ServerForm):
     reboot = forms.ChoiceField(
         choices=[("auto", "Reboot automatically"), ("manual", "Staff reboot it by hand")]
     )
+    force = forms.BooleanField(
+        label="Even in rescue",
+        required=False,
+        help_text="If the server is in the rescue system, end the rescue (audited)",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -155,6 +165,7 @@ def install(actor, server, data: dict) -> Operation:
         ssh_keys=list(data.get("ssh_keys") or ()),
         ssh_key_texts=[line for line in data["ssh_key_texts"].splitlines() if line.strip()],
         reboot=data["reboot"],
+        force=data["force"],
     )
 
 
@@ -201,6 +212,63 @@ resume = _action(
 )
 
 
+class RescueForm(ServerForm):
+    """Staff boot the rescue system with SSH keys: the owner's saved ones (on a server's
+    page) or pasted ones. A one-time password is for the API and the portal, which show it
+    on their answer; a message here would keep it in the session."""
+
+    ssh_keys = forms.ModelMultipleChoiceField(
+        label="The owner's saved SSH keys",
+        queryset=SshKey.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    ssh_key_texts = forms.CharField(
+        label="Other SSH public keys",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="OpenSSH public keys, one a line, that root logs in with.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.server is not None and self.server.owner_id:
+            self.fields["ssh_keys"].queryset = SshKey.objects.filter(user=self.server.owner_id)
+        else:
+            del self.fields["ssh_keys"]
+
+
+def start_rescue(actor, server, data: dict) -> Operation:
+    """Start the rescue a RescueForm asked for."""
+    saved = [key.public_key for key in data.get("ssh_keys") or ()]
+    pasted = [line for line in data["ssh_key_texts"].splitlines() if line.strip()]
+    return provisioning_services.start_rescue(
+        actor=actor, server=server, ssh_keys=saved + pasted
+    ).operation
+
+
+@admin.action(description="Rescue system…")
+def rescue(modeladmin, request, queryset):
+    return ask_then_each_server(
+        modeladmin,
+        request,
+        queryset,
+        RescueForm,
+        "Boot the rescue system: each server is restarted",
+        lambda data: "Rescue system requested",
+        lambda server, data: start_rescue(request.user, server, data),
+        _with_operation,
+    )
+
+
+rescue_exit = _action(
+    "rescue_exit",
+    "Leave the rescue system",
+    "Rescue exit requested",
+    provisioning_services.request_rescue_exit,
+)
+
+
 def _outlets(action: str, label: str):
     start = partial(provisioning_services.request_outlet_power, action=action)
     done = f"{label} of the PDU outlets requested"
@@ -217,6 +285,8 @@ OPERATION_ACTIONS = [
     power_cycle,
     set_boot_device,
     reinstall,
+    rescue,
+    rescue_exit,
     suspend,
     resume,
     pdu_cycle,
@@ -262,6 +332,10 @@ class RestoreForm(ServerForm):
     )
 
 
+def in_rescue(server) -> bool:
+    return RescueSession.objects.current().filter(server=server).exists()
+
+
 def _starts(done: str, service):
     """A page action's run: `service(actor=, server=, **the form's fields)` queues the
     operation (each form's fields are named as its service's arguments)."""
@@ -293,6 +367,23 @@ PROVISIONING_PAGE_ACTIONS = [
         _starts("Reinstall started", lambda actor, server, **data: install(actor, server, data)),
         inline=False,
         danger=True,
+    ),
+    PageAction(
+        "rescue",
+        "Boot the rescue system",
+        RescueForm,
+        _starts(
+            "Rescue system requested",
+            lambda actor, server, **data: start_rescue(actor, server, data),
+        ),
+        shown=lambda server: not in_rescue(server),
+    ),
+    PageAction(
+        "rescue-exit",
+        "Leave the rescue system",
+        ServerForm,
+        _starts("Rescue exit requested", provisioning_services.request_rescue_exit),
+        shown=in_rescue,
     ),
     PageAction(
         "diagnostics",

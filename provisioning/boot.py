@@ -43,6 +43,10 @@ FINAL_EVENTS = ("done", "failed")
 REFUSALS_AUDITED_PER_MINUTE = 60
 OUTSIDE, ELSEWHERE = "outside the boot networks", "bound to another address"
 NOTHING = "nothing is to be installed on this machine"
+# A rescue boots the utility image with this kernel argument; the panel's own script (not the
+# template's config) sets root's keys or one-time password hash and starts SSH.
+RESCUE_ARGUMENT = "metalpanel.mode=rescue"
+RESCUE_SCRIPT = "provisioning/boot/rescue.sh"
 
 
 def digest(secret: str) -> str:
@@ -182,11 +186,13 @@ def boot_script(mac_text: str, base_url: str, source: str | None) -> str:
     ):
         return _local(NOTHING)  # another fetch won the ticket, or it just ended
     template = OsTemplate.objects.get(pk=op.params["os_template"])
+    rescue = op.params.get("rescue", False)
     try:
         context = _context(ticket, template, base_url, secret)
-        if template.family == OsTemplate.Family.CUSTOM_IPXE:
+        if template.family == OsTemplate.Family.CUSTOM_IPXE and not rescue:
             script = installers.render(template.config, context, "iPXE script")
         else:
+            boot_args = installers.render(template.boot_args, context, "boot arguments")
             script = render_to_string(
                 "provisioning/boot/install.ipxe",
                 {
@@ -195,7 +201,7 @@ def boot_script(mac_text: str, base_url: str, source: str | None) -> str:
                     "server": ticket.server.name,
                     "kernel_url": template.kernel_url,
                     "initrd_url": template.initrd_url,
-                    "boot_args": installers.render(template.boot_args, context, "boot arguments"),
+                    "boot_args": f"{boot_args} {RESCUE_ARGUMENT}" if rescue else boot_args,
                 },
             )
     except installers.RenderError as exc:
@@ -244,9 +250,11 @@ def installer_config(ticket: BootTicket, secret: str, base_url: str) -> str | No
         return None
     template = OsTemplate.objects.get(pk=ticket.operation.params["os_template"])
     machine_script = workflows.for_kind(ticket.operation.kind).machine_script
+    context = _context(ticket, template, base_url, secret)
     try:
-        context = _context(ticket, template, base_url, secret)
-        if machine_script is None:
+        if ticket.operation.params.get("rescue"):
+            config = render_to_string(RESCUE_SCRIPT, context)
+        elif machine_script is None:
             config = installers.render(template.config, context, "installer config")
         else:
             config = machine_script(ticket.operation, context)

@@ -93,6 +93,8 @@ class Operation(models.Model):
         PDU_CYCLE = "pdu_cycle", "PDU outlet power cycle"
         CAPTURE = "capture", "Disk image capture"
         RESTORE = "restore", "Disk image restore"
+        RESCUE = "rescue", "Rescue system"
+        RESCUE_EXIT = "rescue_exit", "Leave the rescue system"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -269,6 +271,50 @@ class BootTicket(models.Model):
     @property
     def is_live(self) -> bool:
         return self.state in self.LIVE_STATES and self.expires_at > timezone.now()
+
+
+class RescueSessionQuerySet(models.QuerySet):
+    def open(self):
+        """Not ended: booting the rescue system, or in it."""
+        return self.filter(ended_at__isnull=True)
+
+    def current(self):
+        """The servers in rescue now: the rescue system booted, and no exit has finished."""
+        return self.open().filter(operation__state=Operation.State.SUCCEEDED)
+
+
+class RescueSession(models.Model):
+    """A server in the rescue system, from the request that boots it until it boots its disk
+    again. How to log in is kept (key names, whether a one-time password was set); the
+    password's hash travels only in the booting operation's params, dropped when it ends."""
+
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="rescue_sessions")
+    operation = models.OneToOneField(
+        Operation, on_delete=models.CASCADE, related_name="rescue_session"
+    )
+    ssh_keys = models.JSONField(
+        default=list, blank=True, help_text="(name, SHA256 fingerprint) of each key it accepts"
+    )
+    password = models.BooleanField(default=False, help_text="A one-time root password was set")
+    started_at = models.DateTimeField(null=True, blank=True, help_text="The rescue system is up")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="It is left by then")
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=200, blank=True)
+
+    objects = RescueSessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-pk"]
+        indexes = [
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(ended_at__isnull=True),
+                name="rescue_open_expires",
+            )
+        ]
+
+    def __str__(self):
+        return f"rescue of {self.server_id} (operation #{self.operation_id})"
 
 
 OPERATION_STATES = Operation.State.choices  # named for the OpenAPI schema's enum

@@ -1,6 +1,8 @@
 """Requests that start or stop operations. Each is checked, recorded and audited here."""
 
+import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -18,7 +20,7 @@ from panel.models import SshKey, User
 from panel.sshkeys import ParsedKey, parse_public_keys
 from provisioning import engine, events, imaging, installers, powersync, workflows
 from provisioning.bmc import BOOT_DEVICES, POWER_ACTIONS
-from provisioning.models import BootTicket, DiskImage, Operation, OsTemplate
+from provisioning.models import BootTicket, DiskImage, Operation, OsTemplate, RescueSession
 from provisioning.workflows.power import KIND_FOR_ACTION
 
 SWEEP_CHUNK_TASK = "provisioning.tasks.sync_power_chunk"
@@ -39,6 +41,28 @@ def _lock_to_operate(actor: User, server: Server) -> Server:
     if not hasattr(server, "bmc"):
         raise Conflict(f"{server.name} has no BMC enrolled.")
     return server
+
+
+def _refuse_in_rescue(actor: User, server: Server, force: bool) -> None:
+    """A server in the rescue system takes no other operation until it leaves it; staff may
+    force one, which ends the rescue (audited)."""
+    if force and not actor.is_admin:
+        raise NotAllowed("Only hosting staff may force an operation on a server in rescue.")
+    session = RescueSession.objects.current().filter(server=server).first()
+    if session is None:
+        return
+    if not force:
+        raise Conflict(in_rescue_message(server), rescue=session.operation_id)
+    session.ended_at, session.end_reason = timezone.now(), "Ended by hosting staff (forced)."
+    session.save(update_fields=["ended_at", "end_reason"])
+    audit.record(actor=actor, action="rescue.forced", target=server, operation=session.operation_id)
+
+
+def in_rescue_message(server: Server) -> str:
+    return (
+        f"{server.name} is in the rescue system: power, boot device and reinstall are "
+        "unavailable until it leaves it (rescue exit; it then boots its disk)."
+    )
 
 
 def suspended_message(server: Server) -> str:
@@ -70,7 +94,7 @@ def _start(*, actor: User | None, server: Server, kind: str, params: dict) -> Op
         action=f"operation.request.{kind}",
         target=server,
         operation=op.pk,
-        params=params,
+        params=op.params_after_end(),  # never the password's hash
     )
     engine.enqueue(op.pk)
     return op
@@ -78,12 +102,14 @@ def _start(*, actor: User | None, server: Server, kind: str, params: dict) -> Op
 
 @transaction.atomic
 def request_power(
-    *, actor: User, server: Server, action: str, timeout: int | None = None
+    *, actor: User, server: Server, action: str, timeout: int | None = None, force: bool = False
 ) -> Operation:
-    """Queue a power action; it succeeds only when the BMC reports the resulting state."""
+    """Queue a power action; it succeeds only when the BMC reports the resulting state.
+    `force` (staff): even on a server in the rescue system, which ends the rescue."""
     if action not in POWER_ACTIONS:
         raise ValueError(action)
     server = _lock_to_operate(actor, server)
+    _refuse_in_rescue(actor, server, force)
     params = {"action": action}
     if timeout is not None and action == "soft_off":
         params["timeout"] = timeout
@@ -92,11 +118,12 @@ def request_power(
 
 @transaction.atomic
 def request_boot_device(
-    *, actor: User, server: Server, device: str, persistent: bool = False
+    *, actor: User, server: Server, device: str, persistent: bool = False, force: bool = False
 ) -> Operation:
     if device not in BOOT_DEVICES:
         raise ValueError(device)
     server = _lock_to_operate(actor, server)
+    _refuse_in_rescue(actor, server, force)
     return _start(
         actor=actor,
         server=server,
@@ -106,9 +133,18 @@ def request_boot_device(
 
 
 @transaction.atomic
-def _start_pxe(*, actor: User, server: Server, kind: str, template: OsTemplate, params: dict):
+def _start_pxe(
+    *,
+    actor: User,
+    server: Server,
+    kind: str,
+    template: OsTemplate,
+    params: dict,
+    force: bool = False,
+) -> Operation:
     """An operation on the PXE path, with the boot ticket its machine will need."""
     server = _lock_to_operate(actor, server)
+    _refuse_in_rescue(actor, server, force)
     if not server.mac:
         raise Conflict(f"{server.name} has no PXE MAC address; staff must record it first.")
     params = {"os_template": template.pk, "os_name": template.name, **params}
@@ -134,6 +170,7 @@ def start_install(
     ssh_keys: Sequence[SshKey] = (),
     ssh_key_texts: Sequence[str] = (),
     reboot: str = "auto",
+    force: bool = False,
 ) -> Operation:
     """Reinstall the server: the password is hashed here and never stored in plain text.
 
@@ -180,7 +217,12 @@ def start_install(
         params["password_hash"] = installers.hash_password(password)
         params["root_password"] = True  # kept after the end, unlike the hash: "the one you chose"
     return _start_pxe(
-        actor=actor, server=server, kind=Operation.Kind.INSTALL, template=template, params=params
+        actor=actor,
+        server=server,
+        kind=Operation.Kind.INSTALL,
+        template=template,
+        params=params,
+        force=force,
     )
 
 
@@ -212,27 +254,136 @@ def _utility_template() -> OsTemplate:
     return template
 
 
-def _start_utility(*, actor: User, server: Server, kind: str, wipe: str) -> Operation:
+def _start_utility(
+    *, actor: User, server: Server, kind: str, wipe: str, force: bool = False
+) -> Operation:
     return _start_pxe(
         actor=actor,
         server=server,
         kind=kind,
         template=_utility_template(),
         params={"wipe": wipe, "reboot": "auto"},
+        force=force,
     )
 
 
-def start_diagnostics(*, actor: User, server: Server, wipe: str = "none") -> Operation:
+def start_diagnostics(
+    *, actor: User, server: Server, wipe: str = "none", force: bool = False
+) -> Operation:
     """Boot the utility image: report hardware facts, and wipe the disks if asked to."""
     if wipe not in installers.WIPE_MODES:
         raise ValidationError({"wipe": ["Choose none, simple or full."]})
-    return _start_utility(actor=actor, server=server, kind=Operation.Kind.DIAGNOSTICS, wipe=wipe)
+    return _start_utility(
+        actor=actor, server=server, kind=Operation.Kind.DIAGNOSTICS, wipe=wipe, force=force
+    )
 
 
-def start_wipe(*, actor: User, server: Server, mode: str) -> Operation:
+def start_wipe(*, actor: User, server: Server, mode: str, force: bool = False) -> Operation:
     if mode not in ("simple", "full"):
         raise ValidationError({"mode": ["Choose simple or full."]})
-    return _start_utility(actor=actor, server=server, kind=Operation.Kind.WIPE, wipe=mode)
+    return _start_utility(
+        actor=actor, server=server, kind=Operation.Kind.WIPE, wipe=mode, force=force
+    )
+
+
+RESCUE_PASSWORD_BYTES = 12  # 16 characters, 96 bits
+
+
+@dataclass(frozen=True)
+class RescueStarted:
+    operation: Operation
+    password: str  # the one-time root password, shown once; "" when none was asked for
+
+
+def start_rescue(
+    *, actor: User, server: Server, ssh_keys: Sequence[str] = (), password: bool = False
+) -> RescueStarted:
+    """Boot the utility image as a rescue system that root logs in to with `ssh_keys`
+    (OpenSSH public key lines) and/or a one-time password generated here: only its hash
+    is stored (until the rescue system is up), the password itself is returned once.
+    Hashed outside the write transaction, as an install's password is."""
+    errors = {}
+    given = []
+    try:
+        given = parse_public_keys(ssh_keys)
+    except ValidationError as exc:
+        errors["ssh_keys"] = exc.messages
+    if not ssh_keys and not password:
+        errors["ssh_keys"] = ["Give SSH keys, ask for a one-time password, or both."]
+    if errors:
+        raise ValidationError(errors)
+    keys = _install_keys((), given)
+    params = {
+        "rescue": True,
+        "ssh_keys": [line for _, line in keys],
+        "ssh_key_names": [name for name, _ in keys],
+        "reboot": "auto",
+        "wipe": "none",
+    }
+    clear = secrets.token_urlsafe(RESCUE_PASSWORD_BYTES) if password else ""
+    if clear:
+        params["password_hash"] = installers.hash_password(clear)
+    with transaction.atomic():
+        op = _start_pxe(
+            actor=actor,
+            server=server,
+            kind=Operation.Kind.RESCUE,
+            template=_utility_template(),
+            params=params,
+        )
+        RescueSession.objects.create(
+            server=server,
+            operation=op,
+            ssh_keys=[
+                [key.comment or key.key_type, key.fingerprint]
+                for key in {key.fingerprint: key for key in given}.values()
+            ],
+            password=bool(clear),
+        )
+    return RescueStarted(operation=op, password=clear)
+
+
+@transaction.atomic
+def request_rescue_exit(*, actor: User, server: Server) -> Operation:
+    """Leave the rescue system: the next boot from the disk, and a power cycle."""
+    server = _lock_to_operate(actor, server)
+    if not RescueSession.objects.current().filter(server=server).exists():
+        booting = (
+            RescueSession.objects.open()
+            .filter(server=server, operation__state__in=Operation.ACTIVE_STATES)
+            .first()
+        )
+        if booting is not None:
+            raise Conflict(
+                f"{server.name} is still booting the rescue system (operation "
+                f"#{booting.operation_id}): cancel that operation, or wait until it is up."
+            )
+        raise Conflict(f"{server.name} is not in the rescue system.")
+    who = "hosting staff" if actor.is_admin else "the owner"
+    return _start(
+        actor=actor,
+        server=server,
+        kind=Operation.Kind.RESCUE_EXIT,
+        params={"reason": f"Left at the request of {who}."},
+    )
+
+
+def end_expired_rescues() -> list[Operation]:
+    """The periodic check: each server in rescue past its time limit leaves it."""
+    started = []
+    expired = RescueSession.objects.current().filter(expires_at__lt=timezone.now())
+    for server in Server.objects.filter(rescue_sessions__in=expired).distinct():
+        try:
+            op = _start(
+                actor=None,
+                server=server,
+                kind=Operation.Kind.RESCUE_EXIT,
+                params={"reason": "The rescue system's time limit ran out."},
+            )
+        except Conflict:
+            continue  # an operation is running on it; the next check looks again
+        started.append(op)
+    return started
 
 
 def _reported_disks(server: Server) -> list[dict]:

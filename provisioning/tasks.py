@@ -49,6 +49,10 @@ def sync_network_states() -> str:
     )
 
 
+def end_expired_rescues() -> str:
+    return f"{len(services.end_expired_rescues())} servers leave the rescue system"
+
+
 def start_recovery(sender, proc_name, **kwargs) -> None:
     """django-q2's post_spawn, in each new worker process: recovery runs in a thread beside
     the worker's tasks. A schedule cannot: django-q2 looks at schedules every 30 s, at most

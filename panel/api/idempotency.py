@@ -16,6 +16,7 @@ from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.response import Response
 
+from panel import encryption
 from panel.exceptions import Conflict
 from panel.models import IdempotencyRecord
 
@@ -78,8 +79,30 @@ def settle(record: IdempotencyRecord, response: Response) -> None:
         record.delete()
         return
     record.response_status = response.status_code
-    record.response_body = response.data
+    record.response_body = _sealed(response)
     record.save(update_fields=["response_status", "response_body"])
+
+
+# Where a stored answer keeps its secret fields, encrypted.
+SEALED = "_sealed"
+
+
+def _sealed(response: Response):
+    """The answer to store: the fields its view named in `response.secret_fields` (a
+    one-time password shown once) encrypted, so a retry still gets them and the database
+    never holds them in clear."""
+    secret = [name for name in getattr(response, "secret_fields", ()) if response.data.get(name)]
+    if not secret:
+        return response.data
+    sealed = {name: encryption.encrypt(response.data[name]) for name in secret}
+    return {**response.data, **dict.fromkeys(secret), SEALED: sealed}
+
+
+def _opened(body):
+    if not isinstance(body, dict) or SEALED not in body:
+        return body
+    opened = {name: value for name, value in body.items() if name != SEALED}
+    return {**opened, **{name: encryption.decrypt(text) for name, text in body[SEALED].items()}}
 
 
 # The writes a retry could repeat: a POST acts again, a DELETE answers 404 the second time.
@@ -100,8 +123,11 @@ class IdempotentWritesMixin:
 
     def handle_exception(self, exc):
         if isinstance(exc, Replay):
-            response = Response(exc.record.response_body, status=exc.record.response_status)
+            stored = exc.record.response_body
+            response = Response(_opened(stored), status=exc.record.response_status)
             response["Idempotent-Replayed"] = "true"
+            if isinstance(stored, dict) and SEALED in stored:
+                response["Cache-Control"] = "no-store"
             return response
         return super().handle_exception(exc)
 

@@ -46,6 +46,9 @@ class UserSerializer(StrictModelSerializer):
         help_text="Set or change the password; never returned.",
     )
     server_count = serializers.IntegerField(read_only=True)
+    two_factor_enabled = serializers.BooleanField(
+        read_only=True, help_text="Whether they log in with a code from an authenticator app."
+    )
 
     class Meta:
         model = User
@@ -56,6 +59,8 @@ class UserSerializer(StrictModelSerializer):
             "phone",
             "role",
             "is_active",
+            "two_factor_required",
+            "two_factor_enabled",
             "password",
             "server_count",
             "date_joined",

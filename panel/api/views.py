@@ -6,7 +6,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
-from panel import services
+from panel import services, twofactor
 from panel.api.filters import PanelFilterSet, UpdatedSinceFilter
 from panel.api.idempotency import IdempotentWritesMixin
 from panel.api.permissions import IsAdminRole
@@ -83,13 +83,16 @@ class UserViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
-        return User.objects.annotate(server_count=Count("servers")).order_by("email")
+        return User.objects.annotate(
+            server_count=Count("servers"), two_factor_enabled=twofactor.enabled_annotation()
+        ).order_by("email")
 
     def perform_create(self, serializer):
         serializer.instance = services.create_user(
             actor=self.request.user, **serializer.validated_data
         )
         serializer.instance.server_count = 0
+        serializer.instance.two_factor_enabled = False
 
     def perform_update(self, serializer):
         user = services.update_user(

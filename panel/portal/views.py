@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -21,6 +22,7 @@ from panel.portal.forms import (
     FirstCodeForm,
     NotificationsForm,
     ReinstallForm,
+    RescueForm,
     RestoreForm,
     ServerFilterForm,
     SshKeyForm,
@@ -30,7 +32,7 @@ from panel.signin import ENROL_ONLY_KEY
 from panel.sources import client_address
 from provisioning import imaging, services, workflows
 from provisioning.models import DiskImage, Operation, OsTemplate
-from provisioning.selectors import login_details
+from provisioning.selectors import login_details, rescue_state
 from provisioning.workflows.power import sensible_actions
 
 # The portal's power buttons: action -> (label, needs a confirmation, what it does).
@@ -78,6 +80,7 @@ def _power_context(server) -> dict:
     offered = set(sensible_actions(bmc.power_state if bmc else "unknown"))
     return {
         "server": server,
+        "rescue": rescue_state(server),
         "power_buttons": [
             (action, label, confirm)
             for action, (label, confirm, _) in POWER_BUTTONS.items()
@@ -206,6 +209,35 @@ def disk_images(request):
 
 
 @login_required
+def rescue(request, pk: int):
+    """GET: the rescue form. POST: boot the rescue system; the one-time password, if asked
+    for, is on the page this answers, and nowhere else ever again."""
+    server = selectors.server_detail(request.user, pk)
+    # An empty POST (nothing ticked) is still a submission.
+    form = RescueForm(request.POST if request.method == "POST" else None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        started = submit(
+            form,
+            services.start_rescue,
+            actor=request.user,
+            server=server,
+            ssh_keys=form.key_lines(),
+            password=form.cleaned_data["password"],
+        )
+        if started is not None:
+            context = {"server": server, "op": started.operation, "password": started.password}
+            response = render(request, "portal/rescue_started.html", context)
+            response["Cache-Control"] = "no-store"
+            return response
+    context = {
+        "server": server,
+        "form": form,
+        "max_minutes": settings.PANEL_RESCUE_MAX_SECONDS // 60,
+    }
+    return render(request, "portal/rescue.html", context)
+
+
+@login_required
 @require_POST
 def delete_disk_image(request, pk: int):
     image = get_object_or_404(DiskImage.objects.visible_to(request.user), pk=pk)
@@ -216,6 +248,17 @@ def delete_disk_image(request, pk: int):
     else:
         messages.success(request, f"Image {image.name} deleted.")
     return redirect("disk-images")
+
+
+def rescue_exit(request, pk: int):
+    server = selectors.server_detail(request.user, pk)
+    try:
+        op = services.request_rescue_exit(actor=request.user, server=server)
+    except PanelError as exc:
+        messages.error(request, exc.message)
+        return redirect("server", pk=server.pk)
+    messages.success(request, f"{server.name} is leaving the rescue system.")
+    return redirect("operation", pk=op.pk)
 
 
 def _operation_context(request, pk: int) -> dict:
@@ -348,6 +391,7 @@ def two_factor(request):
     form = CodeForm(request.POST or None)
     posted = request.method == "POST" and form.is_valid()
     if posted and _submit_code(request, form, twofactor.disable):
+        update_session_auth_hash(request, request.user)  # this session goes on, the others end
         messages.success(request, "Two-factor login is off.")
         return redirect("two-factor")
     context = {
@@ -366,15 +410,25 @@ def two_factor_enrol(request):
     recovery codes are shown on the answer to that, once."""
     if twofactor.has_second_factor(request.user):
         return redirect("two-factor")
-    device = twofactor.start_enrolment(actor=request.user)
+    session_key = request.session.session_key
+    device = twofactor.start_enrolment(actor=request.user, session_key=session_key)
     form = FirstCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         codes = submit(
-            form, twofactor.confirm_enrolment, actor=request.user, code=form.cleaned_data["code"]
+            form,
+            twofactor.confirm_enrolment,
+            actor=request.user,
+            session_key=session_key,
+            code=form.cleaned_data["code"],
         )
         if codes is not None:
-            request.session.pop(ENROL_ONLY_KEY, None)
-            context = {"codes": codes, "title": "Two-factor login is on"}
+            update_session_auth_hash(request, request.user)  # this session goes on, the others end
+            required = request.session.pop(ENROL_ONLY_KEY, None)
+            context = {
+                "codes": codes,
+                "title": "Two-factor login is on",
+                "next": required["next"] if required else None,
+            }
             return render(request, "portal/two_factor_codes.html", context)
     context = {
         "form": form,

@@ -7,6 +7,7 @@ from panel.sshkeys import parse_public_key
 from provisioning.bmc import BOOT_DEVICES, POWER_ACTIONS
 from provisioning.installers import RAID_NAMES, WIPE_MODES
 from provisioning.models import DiskImage, Operation, OperationEvent, OsTemplate
+from provisioning.selectors import rescue_state
 
 
 class OperationBriefSerializer(StrictModelSerializer):
@@ -15,17 +16,44 @@ class OperationBriefSerializer(StrictModelSerializer):
         fields = ["id", "kind", "state", "step", "progress"]
 
 
+class RescueKeySerializer(StrictSerializer):
+    name = serializers.CharField()
+    fingerprint = serializers.CharField()
+
+
+class RescueStateSerializer(StrictSerializer):
+    """A server in the rescue system, and how to log in to it."""
+
+    operation = serializers.IntegerField(source="operation_id", help_text="The one that booted it")
+    since = serializers.DateTimeField(source="started_at")
+    expires_at = serializers.DateTimeField(
+        help_text="Then it leaves the rescue system and boots its disk"
+    )
+    user = serializers.CharField(default="root")
+    address = serializers.CharField(allow_null=True, help_text="Its main IP address, for SSH")
+    ssh_keys = RescueKeySerializer(many=True, help_text="The keys root logs in with")
+    password = serializers.BooleanField(help_text="A one-time root password was set (shown once)")
+    login = serializers.CharField(help_text="How to log in, in a sentence")
+
+
 class ServerWithOperationSerializer(ServerSerializer):
     active_operation = serializers.SerializerMethodField()
+    rescue = serializers.SerializerMethodField(
+        help_text="Set while the server is in the rescue system (POST .../rescue/exit/ leaves it)"
+    )
 
     class Meta(ServerSerializer.Meta):
-        fields = [*ServerSerializer.Meta.fields, "active_operation"]
+        fields = [*ServerSerializer.Meta.fields, "active_operation", "rescue"]
 
     def get_active_operation(self, server) -> OperationBriefSerializer(allow_null=True):
         active = getattr(server, "active_operations", None)
         if active is None:
             active = list(server.operations.active())
         return OperationBriefSerializer(active[0]).data if active else None
+
+    def get_rescue(self, server) -> RescueStateSerializer(allow_null=True):
+        state = rescue_state(server)
+        return RescueStateSerializer(state).data if state else None
 
 
 class OperationEventSerializer(StrictModelSerializer):
@@ -87,6 +115,9 @@ class TaskAcceptedSerializer(StrictSerializer):
 
 class PowerRequestSerializer(StrictSerializer):
     action = serializers.ChoiceField(choices=POWER_ACTIONS)
+    force = serializers.BooleanField(
+        default=False, help_text="Staff: even on a server in the rescue system (ends the rescue)"
+    )
     timeout = serializers.IntegerField(
         required=False,
         min_value=10,
@@ -131,6 +162,9 @@ class OutletPowerRequestSerializer(StrictSerializer):
 class BootDeviceRequestSerializer(StrictSerializer):
     device = serializers.ChoiceField(choices=BOOT_DEVICES)
     persistent = serializers.BooleanField(default=False)
+    force = serializers.BooleanField(
+        default=False, help_text="Staff: even on a server in the rescue system (ends the rescue)"
+    )
 
 
 class OsTemplateSerializer(StrictModelSerializer):
@@ -214,14 +248,47 @@ class InstallRequestSerializer(StrictSerializer):
         "time, without saving them",
     )
     reboot = serializers.ChoiceField(choices=["auto", "manual"], default="auto")
+    force = serializers.BooleanField(
+        default=False, help_text="Staff: even on a server in the rescue system (ends the rescue)"
+    )
 
 
 class DiagnosticsRequestSerializer(StrictSerializer):
     wipe = serializers.ChoiceField(choices=WIPE_MODES, default="none")
+    force = serializers.BooleanField(
+        default=False, help_text="Staff: even on a server in the rescue system (ends the rescue)"
+    )
 
 
 class WipeRequestSerializer(StrictSerializer):
     mode = serializers.ChoiceField(choices=["simple", "full"])
+    force = serializers.BooleanField(
+        default=False, help_text="Staff: even on a server in the rescue system (ends the rescue)"
+    )
+
+
+class RescueRequestSerializer(StrictSerializer):
+    ssh_keys = serializers.ListField(
+        child=PublicKeyTextField(),
+        required=False,
+        default=list,
+        max_length=50,
+        help_text='OpenSSH public key lines ("ssh-ed25519 AAAA... comment") root logs in with',
+    )
+    password = serializers.BooleanField(
+        default=False,
+        help_text="Generate a one-time root password: in this answer only, never again",
+    )
+
+
+class RescueAcceptedSerializer(TaskAcceptedSerializer):
+    password = serializers.CharField(
+        allow_null=True, help_text="The one-time root password (null unless asked for)"
+    )
+
+
+class RescueExitRequestSerializer(StrictSerializer):
+    """No fields: the answer names the operation that boots the server's disk again."""
 
 
 class CaptureRequestSerializer(StrictSerializer):

@@ -27,6 +27,9 @@ from provisioning.api.serializers import (
     PowerRequestSerializer,
     PowerStateSerializer,
     PublicOsTemplateSerializer,
+    RescueAcceptedSerializer,
+    RescueExitRequestSerializer,
+    RescueRequestSerializer,
     RestoreRequestSerializer,
     ResumeRequestSerializer,
     ServerWithOperationSerializer,
@@ -35,7 +38,7 @@ from provisioning.api.serializers import (
     WipeRequestSerializer,
 )
 from provisioning.bmc import BmcError
-from provisioning.models import DiskImage, Operation, OsTemplate
+from provisioning.models import DiskImage, Operation, OsTemplate, RescueSession
 
 # Owners may power their own servers: only sign-in is checked here; the queryset makes
 # others' servers 404 and the service checks ownership again.
@@ -58,7 +61,10 @@ class OperatedServerViewSet(ServerViewSet):
             super()
             .get_queryset()
             .prefetch_related(
-                Prefetch("operations", Operation.objects.active(), to_attr="active_operations")
+                Prefetch("operations", Operation.objects.active(), to_attr="active_operations"),
+                Prefetch(
+                    "rescue_sessions", RescueSession.objects.current(), to_attr="current_rescues"
+                ),
             )
         )
 
@@ -156,6 +162,7 @@ class OperatedServerViewSet(ServerViewSet):
                 ssh_keys=keys,
                 ssh_key_texts=data["ssh_key_texts"],
                 reboot=data["reboot"],
+                force=data["force"],
             )
         )
 
@@ -222,6 +229,32 @@ class OperatedServerViewSet(ServerViewSet):
         """Staff: switch the PDU outlets feeding the server (the hard power of last resort,
         when its BMC hangs), confirmed by reading the outlets back."""
         return self._start(request, OutletPowerRequestSerializer, services.request_outlet_power)
+
+    @extend_schema(request=RescueRequestSerializer, responses={202: RescueAcceptedSerializer})
+    @action(detail=True, methods=["post"], permission_classes=OWNERS_MAY)
+    def rescue(self, request, pk=None):
+        """Boot the rescue system (the utility image over PXE) that root logs in to with the
+        given SSH keys and/or a one-time password, generated and answered here once."""
+        server = self.get_object()
+        payload = RescueRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        started = services.start_rescue(actor=request.user, server=server, **payload.validated_data)
+        answer = {
+            "id": server.pk,
+            "task": started.operation.pk,
+            "password": started.password or None,
+        }
+        response = Response(
+            answer, status=status.HTTP_202_ACCEPTED, headers={"Cache-Control": "no-store"}
+        )
+        response.secret_fields = ("password",)  # an Idempotency-Key's stored answer: encrypted
+        return response
+
+    @extend_schema(request=RescueExitRequestSerializer, responses={202: TaskAcceptedSerializer})
+    @action(detail=True, methods=["post"], url_path="rescue/exit", permission_classes=OWNERS_MAY)
+    def rescue_exit(self, request, pk=None):
+        """Leave the rescue system: the next boot from the disk, then a power cycle."""
+        return self._start(request, RescueExitRequestSerializer, services.request_rescue_exit)
 
     def _start(self, request, serializer_class, start) -> Response:
         server = self.get_object()

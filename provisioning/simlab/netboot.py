@@ -4,7 +4,8 @@ It does over HTTP what iPXE and an installer do, from the machine's own address:
 `/boot/ipxe?mac=`, follow the script's kernel arguments to the installer config (or
 cloud-init's user-data), send the reports the config's own commands would send, ending with
 `done` (or fail, or go silent, as the machine's `install_outcome` says), then reboot into
-the new system.
+the new system. Booted in rescue mode (`metalpanel.mode=rescue` on the kernel line), it
+reports the rescue script's events and stays at the rescue shell until its next boot.
 """
 
 import base64
@@ -27,6 +28,9 @@ ANNOUNCED = re.compile(r"^echo Metalpanel: [^:]+: (.+) on \S+$", re.MULTILINE)
 # The reports a rendered config sends (curl -d "...", wget --post-data "...", post "...").
 REPORT = re.compile(r'"(event=[^"]*)"')
 UTILITY = "Metalpanel utility image"
+RESCUE_ARGUMENT = "metalpanel.mode=rescue"
+RESCUE_BANNER = "Metalpanel rescue system"
+RESCUE_PROMPT = "root@rescue:~# "
 WIPED = re.compile(r"then wipe \((simple|full)\)")
 # The agent image's disk imaging lines in a capture or restore script (see provisioning/agent).
 CAPTURE = re.compile(r"^capture_disk (\S+) (\S+) (\d+) ", re.MULTILINE)
@@ -179,6 +183,19 @@ def _install(machine, config: str, os_name: str) -> None:
     machine.installed(_system_after(config, machine.os, os_name))
 
 
+def _rescue(machine, config: str) -> None:
+    """The rescue system: it sends its script's reports (the last, `done`, once root may log
+    in), then waits at a root shell; its disk is untouched. A later boot leaves it."""
+    found = EVENTS_URL.search(config)
+    if found is None:
+        raise NetbootError("the rescue script sends no reports")
+    for report in _reports(config):
+        _post(machine, found.group(0), **report)
+    machine.say(RESCUE_BANNER)
+    machine.say("Log in as root: SSH with your keys or the one-time password, or here.")
+    machine.say(RESCUE_PROMPT)
+
+
 def _system_after(config: str, before: str, os_name: str) -> str:
     """What the disk holds now: the new OS; after the utility image, the old one unless wiped."""
     if UTILITY not in config:
@@ -194,6 +211,10 @@ def run(machine) -> None:
         kernel_line = next((ln for ln in script.splitlines() if ln.startswith("kernel ")), None)
         if kernel_line is None:
             machine.say(f"iPXE exits to the local disk: {machine.os or 'no operating system'}")
+            return
+        if RESCUE_ARGUMENT in kernel_line.split():
+            machine.say("iPXE: loading the rescue system")
+            _rescue(machine, _fetch_config(machine, kernel_line))
             return
         announced = ANNOUNCED.search(script)
         os_name = announced.group(1) if announced else "an OS installed by Metalpanel"

@@ -14,7 +14,7 @@ A device kind (`provisioning.devices.Device`) has a module here (`bmc.py`,
 WORKFLOWS are added below.
 """
 
-from provisioning.workflows import imaging, pdu, power, pxe, suspension
+from provisioning.workflows import imaging, pdu, power, pxe, rescue, suspension
 from provisioning.workflows.base import Workflow
 
 REGISTRY: dict[str, Workflow] = {
@@ -23,6 +23,7 @@ REGISTRY: dict[str, Workflow] = {
     **suspension.WORKFLOWS,
     **pdu.WORKFLOWS,
     **imaging.WORKFLOWS,
+    **rescue.WORKFLOWS,
 }
 
 

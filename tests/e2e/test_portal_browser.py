@@ -216,6 +216,7 @@ def portal_pages(admin, customer) -> list[tuple[str, str]]:
         ("server", f"/servers/{server}/"),
         ("power-confirm", f"/servers/{server}/power/off/"),
         ("reinstall", f"/servers/{server}/reinstall/"),
+        ("rescue", f"/servers/{server}/rescue/"),
         ("operation", f"/operations/{fleet.install.pk}/"),
         ("operation-running", f"/operations/{fleet.running.pk}/"),
         ("server-busy", f"/servers/{busy}/"),

@@ -52,7 +52,7 @@ def test_admin_lists_every_server_in_bounded_queries(
 ):
     for _ in range(15):
         make_server(owner=customer)
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):
         response = admin_api.get("/api/v1/servers/")
     assert response.json()["count"] == 15
 

@@ -47,6 +47,7 @@ def enrol(client: Client, user) -> tuple[str, list[str]]:
     done = client.post(ENROL, {"code": code(secret, -1)})
     assert done.status_code == 200, done.content
     client.logout()
+    user.refresh_from_db()  # its session generation went up: a login now uses the new one
     return secret, done.context["codes"]
 
 
@@ -63,6 +64,22 @@ def logged_in_as(client: Client):
     return client.session.get("_auth_user_id")
 
 
+def secret_on(page) -> str:
+    return page.context["secret"].replace(" ", "")
+
+
+def dci_token(user, **extra) -> str:
+    answer = dci_login(user, **extra)
+    assert answer.status_code == 201, answer.content
+    return answer.json()["token"]
+
+
+def dci_token_works(token: str) -> bool:
+    client = Client()
+    client.cookies["ses6"] = token
+    return client.get("/api/dci/v3/server").status_code == 200
+
+
 @pytest.fixture
 def enrolled(client, customer):
     secret, recovery_codes = enrol(client, customer)
@@ -77,8 +94,11 @@ def test_a_customer_enrols_with_a_code_from_the_app_and_sees_recovery_codes_once
     page = client.get(ENROL)
     assert page.status_code == 200
     assert "<svg" in page.content.decode()  # the QR code, drawn by the panel
+    # the key as text, labelled by visible text (aria-label is not allowed on <code>)
+    assert 'Key: <code class="fs-5" id="totp-secret">' in page.content.decode()
     secret = page.context["secret"].replace(" ", "")
     assert page.context["secret"] == client.get(ENROL).context["secret"]  # a reload keeps it
+    assert AuditEvent.objects.filter(action="twofactor.enrol_started").count() == 1
 
     done = client.post(ENROL, {"code": code(secret)})
 
@@ -98,6 +118,66 @@ def test_neither_the_secret_nor_the_recovery_codes_are_stored_in_clear(enrolled)
     stored = list(RecoveryCode.objects.values_list("code_hash", flat=True))
     assert not {c.replace("-", "") for c in codes} & set(stored)
     assert all(c not in h for c in codes for h in stored)
+
+
+def test_the_set_up_secret_stays_out_of_the_session_and_its_start_is_audited(client, customer):
+    client.force_login(customer)
+    secret = secret_on(client.get(ENROL))
+    session = str(dict(client.session))
+    assert secret not in session and base64.b32decode(secret).hex() not in session
+    device = TotpDevice.objects.get(user=customer)
+    assert len(device.enrolling_session) == 64
+    assert device.enrolling_session != client.session.session_key  # only its hash is kept
+    started = AuditEvent.objects.get(action="twofactor.enrol_started")
+    assert (started.actor, started.source_ip) == (customer, "127.0.0.1")
+
+
+def test_a_set_up_secret_seen_in_another_session_is_worthless(client, customer):
+    # Someone with the password alone opens the set-up page and copies the key...
+    thief = Client()
+    password_step(thief, customer)
+    stolen = secret_on(thief.get(ENROL))
+    # ...then the customer turns two-factor login on in their own session.
+    away_from_a_step_boundary()
+    password_step(client, customer)
+    shown = secret_on(client.get(ENROL))
+    assert shown != stolen
+    assert client.post(ENROL, {"code": code(shown, -1)}).status_code == 200
+    assert twofactor.has_second_factor(customer)
+
+    again = Client()
+    assert password_step(again, customer).url == PORTAL_CODE
+    refused = again.post(PORTAL_CODE, {"code": code(stolen)})
+    assert "That code is not right" in refused.content.decode()
+    assert not logged_in_as(again)
+    assert AuditEvent.objects.filter(action="twofactor.enrol_started").count() == 2
+
+
+def test_only_the_session_that_was_shown_a_secret_can_turn_it_on(customer):
+    first, second = Client(), Client()
+    first.force_login(customer)
+    second.force_login(customer)
+    away_from_a_step_boundary()
+    first_secret = secret_on(first.get(ENROL))
+    second_secret = secret_on(second.get(ENROL))  # another session: a new secret
+    assert first_secret != second_secret
+
+    refused = first.post(ENROL, {"code": code(first_secret)})
+    assert "That code is not right" in refused.content.decode()
+    assert (
+        "That code is not right"
+        in first.post(ENROL, {"code": code(second_secret)}).content.decode()
+    )
+    assert not twofactor.has_second_factor(customer)
+
+
+def test_a_login_drops_a_set_up_left_unfinished(client, customer):
+    other = Client()
+    other.force_login(customer)
+    other.get(ENROL)
+    assert TotpDevice.objects.filter(user=customer, confirmed=False).exists()
+    password_step(client, customer)
+    assert not TotpDevice.objects.filter(user=customer).exists()
 
 
 def test_a_wrong_code_at_enrolment_leaves_two_factor_off(client, customer):
@@ -153,13 +233,13 @@ def test_a_code_cannot_be_used_twice(client, enrolled):
 
     password_step(client, customer)
     replayed = client.post(PORTAL_CODE, {"code": used})
-    assert "That code is not right" in replayed.content.decode()
+    assert twofactor.REPLAYED_CODE in replayed.content.decode()
     assert not logged_in_as(client)
+    assert FailedLogin.objects.filter(email=customer.email).count() == 1  # still a failure
     # an older code than the one used is no better
-    assert (
-        "That code is not right"
-        in client.post(PORTAL_CODE, {"code": code(secret, -1)}).content.decode()
-    )
+    older = client.post(PORTAL_CODE, {"code": code(secret, -1)})
+    assert twofactor.REPLAYED_CODE in older.content.decode()
+    assert FailedLogin.objects.filter(email=customer.email).count() == 2
 
 
 def test_a_recovery_code_logs_in_once(client, enrolled):
@@ -204,8 +284,9 @@ def test_a_right_password_alone_does_not_clear_the_failed_codes(client, enrolled
         password_step(client, customer)
         client.post(PORTAL_CODE, {"code": "123456"})
     password_step(client, customer)
-    refused = client.post(PORTAL_CODE, {"code": code(secret)})
-    assert "Too many failed logins" in refused.content.decode()
+    refused = client.post(PORTAL_CODE, {"code": code(secret)}).content.decode()
+    assert "Too many failed logins. Wait 15 minutes, then try again." in refused
+    assert "reset your password" not in refused  # a password reset does not clear the count
     assert not logged_in_as(client)
 
 
@@ -214,6 +295,37 @@ def test_a_failed_password_is_audited(client, customer):
     failure = AuditEvent.objects.get(action="user.login_failed")
     assert failure.detail == {"email": customer.email, "reason": "password"}
     assert failure.actor is None
+
+
+def test_a_password_step_is_finished_only_on_the_surface_it_was_started_on(client, enrolled, admin):
+    customer, _, codes = enrolled
+    password_step(client, customer)
+    assert client.post(ADMIN_CODE, {"code": codes[0]}).url == ADMIN
+    assert not logged_in_as(client)
+    assert not AuditEvent.objects.filter(action="user.login_failed").exists()
+    assert client.post(PORTAL_CODE, {"code": codes[0]}).url == "/servers/"  # still unused
+
+    _, staff_codes = enrol(Client(), admin)
+    staff = Client()
+    password_step(staff, admin, ADMIN)
+    assert staff.post(PORTAL_CODE, {"code": staff_codes[0]}).url == PORTAL
+    assert not logged_in_as(staff)
+
+
+def test_only_the_login_code_step_puts_the_focus_on_the_code(client, enrolled):
+    customer, _, codes = enrolled
+    password_step(client, customer)
+    assert "autofocus" in client.get(PORTAL_CODE).content.decode()
+    client.post(PORTAL_CODE, {"code": codes[0]})
+    settings_page = client.get(TWO_FACTOR).content.decode()
+    assert "Turn it off" in settings_page
+    assert "autofocus" not in settings_page
+
+
+def test_the_login_page_sends_a_logged_in_person_on_even_when_next_is_itself(client, customer):
+    client.force_login(customer)
+    response = client.get(f"{PORTAL}?next={PORTAL}")
+    assert (response.status_code, response.url) == (302, "/servers/")
 
 
 # The admin
@@ -233,22 +345,53 @@ def test_the_admin_login_asks_staff_with_a_second_factor_for_the_code(client, ad
     assert login.detail == {"via": "admin", "second_factor": "totp"}
 
 
+def test_the_admin_code_step_has_a_heading_and_a_way_back(client, admin):
+    enrol(client, admin)
+    password_step(client, admin, ADMIN)
+    page = client.get(ADMIN_CODE).content.decode()
+    assert "<h1>Two-factor code</h1>" in page
+    assert '<a href="/admin/login/">Start again</a>' in page
+
+
 def test_staff_required_to_use_two_factor_are_sent_to_enrol_and_reach_nothing_else(
     client, admin, settings
 ):
     settings.PANEL_STAFF_TWO_FACTOR_REQUIRED = True
-    response = password_step(client, admin, ADMIN, next="/admin/")
+    response = password_step(client, admin, ADMIN, next="/admin/panel/user/")
     assert response.url == ENROL
-    for url in ("/admin/", "/admin/panel/user/", "/servers/", "/api/v1/servers/"):
-        assert client.get(url).url == ENROL
+    for url in ("/admin/", "/admin/panel/user/", "/servers/"):
+        assert client.get(url).url == ENROL  # the admin refuses them: enrol first
+    assert client.get("/static/no-such-file.css").status_code == 404  # not sent to enrol
     assert dci_login(admin).status_code == 403
 
     secret = client.get(ENROL).context["secret"].replace(" ", "")
-    assert client.post(ENROL, {"code": code(secret)}).status_code == 200
+    done = client.post(ENROL, {"code": code(secret)})
+    assert done.status_code == 200
+    assert 'href="/admin/panel/user/">Go on' in done.content.decode()  # the original `next`
     assert client.get("/admin/").status_code == 200
     refused = client.post(TWO_FACTOR, {"code": code(secret, 1)})
     assert "cannot be turned off" in refused.content.decode()
     assert twofactor.has_second_factor(admin)
+
+
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        ("/api/v1/servers/", lambda answer: answer["detail"]),
+        ("/metrics", lambda answer: answer["detail"]),
+        ("/api/dci/v3/server", lambda answer: answer["error"]["msg"]),
+    ],
+)
+def test_an_enrol_only_session_answers_machine_clients_403_in_their_format(
+    client, customer, url, body
+):
+    customer.two_factor_required = True
+    customer.save()
+    password_step(client, customer)
+    answer = client.get(url)
+    assert answer.status_code == 403
+    assert answer["Content-Type"] == "application/json"
+    assert "set up two-factor login" in body(answer.json())
 
 
 def test_a_customer_chosen_by_staff_must_enrol_at_the_next_login(client, customer):
@@ -274,6 +417,19 @@ def test_staff_reset_a_customers_second_factor_in_the_admin_audited(client, enro
     reset = AuditEvent.objects.get(action="twofactor.reset")
     assert (reset.actor, reset.target_id) == (admin, str(customer.pk))
     assert password_step(client, customer).url == "/servers/"
+
+
+def test_staff_cannot_reset_their_own_second_factor_without_a_code(client, admin):
+    enrol(client, admin)
+    client.force_login(admin)
+    response = client.post(
+        "/admin/panel/user/",
+        {"action": "reset_two_factor", "_selected_action": [admin.pk]},
+        follow=True,
+    )
+    assert "You cannot reset your own second factor" in response.content.decode()
+    assert twofactor.has_second_factor(admin)
+    assert not AuditEvent.objects.filter(action="twofactor.reset").exists()
 
 
 def test_staff_see_who_has_two_factor_and_can_require_it(
@@ -327,6 +483,68 @@ def test_turning_it_off_asks_for_a_current_code(client, enrolled):
     assert AuditEvent.objects.filter(action="twofactor.disable", actor=customer).exists()
     client.logout()
     assert password_step(client, customer).url == "/servers/"
+
+
+# Other sessions end when the second factor changes
+
+
+def test_turning_it_on_ends_the_accounts_other_sessions_but_not_this_one(client, customer):
+    other = Client()
+    password_step(other, customer)
+    token = dci_token(customer)
+    assert other.get("/servers/").status_code == 200 and dci_token_works(token)
+
+    password_step(client, customer)
+    secret = secret_on(client.get(ENROL))
+    assert client.post(ENROL, {"code": code(secret)}).status_code == 200
+
+    assert client.get("/servers/").status_code == 200
+    assert other.get("/servers/").url.startswith(PORTAL)
+    assert not dci_token_works(token)
+
+
+def test_turning_it_off_ends_the_accounts_other_sessions_but_not_this_one(client, enrolled):
+    customer, secret, codes = enrolled
+    other = Client()
+    password_step(other, customer)
+    other.post(PORTAL_CODE, {"code": codes[0]})
+    token = dci_token(customer, otp=codes[1])
+    password_step(client, customer)
+    client.post(PORTAL_CODE, {"code": codes[2]})
+
+    assert client.post(TWO_FACTOR, {"code": code(secret)}).url == TWO_FACTOR
+
+    assert client.get("/servers/").status_code == 200
+    assert other.get("/servers/").url.startswith(PORTAL)
+    assert not dci_token_works(token)
+
+
+def test_a_staff_reset_ends_the_accounts_sessions(client, enrolled, admin):
+    customer, _, codes = enrolled
+    password_step(client, customer)
+    client.post(PORTAL_CODE, {"code": codes[0]})
+    token = dci_token(customer, otp=codes[1])
+    assert client.get("/servers/").status_code == 200 and dci_token_works(token)
+
+    twofactor.reset(actor=admin, user=customer)
+
+    assert client.get("/servers/").url.startswith(PORTAL)
+    assert not dci_token_works(token)
+
+
+def test_an_enrol_only_session_is_logged_out_once_the_account_enrolled_elsewhere(customer):
+    customer.two_factor_required = True
+    customer.save()
+    waiting, enrolling = Client(), Client()
+    assert password_step(waiting, customer).url == ENROL
+    password_step(enrolling, customer)
+    secret = secret_on(enrolling.get(ENROL))
+    assert enrolling.post(ENROL, {"code": code(secret)}).status_code == 200
+
+    assert waiting.get("/servers/").url == PORTAL  # no loop, and not let in
+    assert not logged_in_as(waiting)
+    assert waiting.get(PORTAL).status_code == 200
+    assert waiting.get(ENROL).url == f"{PORTAL}?next={ENROL}"
 
 
 # The DCImanager token login

@@ -1,6 +1,6 @@
 import pytest
 
-from panel.models import AuditEvent, User
+from panel.models import AuditEvent, TotpDevice, User
 from tests.factories import make_server, make_user
 
 
@@ -57,12 +57,50 @@ def test_admin_lists_users_with_server_counts_in_bounded_queries(
     for _ in range(3):
         make_server(owner=customer)
     for _ in range(10):
-        make_user()
+        user = make_user()
+        TotpDevice.objects.create(user=user, name="app", confirmed=True, encrypted_key="-")
     with django_assert_max_num_queries(4):
         response = admin_api.get("/api/v1/users/?page_size=100")
     rows = {r["email"]: r for r in response.json()["results"]}
     assert rows["owner@example.test"]["server_count"] == 3
     assert len(rows) == 12
+    assert sum(row["two_factor_enabled"] for row in rows.values()) == 10
+    assert rows["owner@example.test"]["two_factor_enabled"] is False
+
+
+def test_staff_require_two_factor_login_of_a_user_and_see_whether_it_is_on(admin_api, customer):
+    url = f"/api/v1/users/{customer.pk}/"
+    assert admin_api.get(url).json()["two_factor_required"] is False
+    response = admin_api.patch(url, {"two_factor_required": True}, format="json")
+    assert response.status_code == 200
+    assert response.json()["two_factor_required"] is True
+    assert response.json()["two_factor_enabled"] is False
+    customer.refresh_from_db()
+    assert customer.two_factor_required
+    event = AuditEvent.objects.get(action="user.update")
+    assert event.detail == {"changed": ["two_factor_required"]}
+
+    refused = admin_api.patch(url, {"two_factor_enabled": True}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["two_factor_enabled"] == ["This field is read-only."]
+
+    created = admin_api.post(
+        "/api/v1/users/", {"email": "new@example.test", "two_factor_required": True}, format="json"
+    )
+    assert created.status_code == 201
+    assert (created.json()["two_factor_required"], created.json()["two_factor_enabled"]) == (
+        True,
+        False,
+    )
+
+
+def test_the_users_schema_documents_the_two_factor_fields(client):
+    schemas = client.get("/api/schema/?format=json").json()["components"]["schemas"]
+    fields = schemas["User"]["properties"]
+    assert fields["two_factor_enabled"]["readOnly"] is True
+    assert "readOnly" not in fields["two_factor_required"]
+    assert "two_factor_required" in schemas["UserRequest"]["properties"]
+    assert "two_factor_enabled" not in schemas["UserRequest"]["properties"]
 
 
 def test_admin_updates_a_user_and_resets_their_password(admin_api, customer, client):

@@ -57,5 +57,5 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("provisioning", "0014_operation_list_indexes")]
+    dependencies = [("provisioning", "0015_rescue")]
     operations = [migrations.RunPython(forwards, backwards)]

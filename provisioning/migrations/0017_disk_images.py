@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('inventory', '0012_for_sale_indexes'),
-        ('provisioning', '0015_utility_template_boots_agent_image'),
+        ('provisioning', '0016_utility_template_boots_agent_image'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='operation',
             name='kind',
-            field=models.CharField(choices=[('power_on', 'Power on'), ('power_off', 'Power off'), ('soft_shutdown', 'Graceful shutdown'), ('power_reset', 'Reset'), ('power_cycle', 'Power cycle'), ('set_bootdev', 'Set boot device'), ('install', 'OS installation'), ('diagnostics', 'Hardware diagnostics'), ('wipe', 'Disk wipe'), ('suspend', 'Suspend (switch ports down)'), ('resume', 'Resume (switch ports up)'), ('pdu_on', 'PDU outlet on'), ('pdu_off', 'PDU outlet off'), ('pdu_cycle', 'PDU outlet power cycle'), ('capture', 'Disk image capture'), ('restore', 'Disk image restore')], max_length=32),
+            field=models.CharField(choices=[('power_on', 'Power on'), ('power_off', 'Power off'), ('soft_shutdown', 'Graceful shutdown'), ('power_reset', 'Reset'), ('power_cycle', 'Power cycle'), ('set_bootdev', 'Set boot device'), ('install', 'OS installation'), ('diagnostics', 'Hardware diagnostics'), ('wipe', 'Disk wipe'), ('suspend', 'Suspend (switch ports down)'), ('resume', 'Resume (switch ports up)'), ('pdu_on', 'PDU outlet on'), ('pdu_off', 'PDU outlet off'), ('pdu_cycle', 'PDU outlet power cycle'), ('capture', 'Disk image capture'), ('restore', 'Disk image restore'), ('rescue', 'Rescue system'), ('rescue_exit', 'Leave the rescue system')], max_length=32),
         ),
         migrations.CreateModel(
             name='DiskImage',
