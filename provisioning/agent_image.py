@@ -1,4 +1,5 @@
-"""The panel's agent image: a Debian kernel and an initramfs of busybox, drivers and the agent.
+"""The panel's agent image: a Debian kernel and an initramfs of busybox, drivers, the agent
+and, for the rescue system, dropbear (SSH) with its libraries.
 
 Built from Debian packages only (`apt-get download`, `dpkg-deb -x`), so a panel with no
 internet but a Debian mirror can build it. The initramfs is written here (cpio "newc" and
@@ -27,6 +28,26 @@ AGENT_SOURCE = Path(__file__).resolve().parent / "agent"
 # with the kernel's ABI name when the archive moves on.
 KERNEL_PACKAGE = "linux-image-6.1.0-56-cloud-amd64=6.1.192-2"
 BUSYBOX_PACKAGE = "busybox-static=1:1.35.0-4+deb12u1+b1"
+# The rescue system's SSH server and the shared libraries it needs (busybox has none).
+SSH_PACKAGES = (
+    "dropbear-bin=2022.83-1+deb12u3",
+    "libc6=2.36-9+deb12u14",
+    "libcrypt1=1:4.4.33-2",
+    "libgmp10=2:6.2.1+dfsg1-1.1",
+    "libtomcrypt1=1.18.2-6",
+    "libtommath1=1.2.0-6+deb12u1",
+    "zlib1g=1:1.2.13.dfsg-1",
+)
+SSH_LIBRARIES = (
+    "ld-linux-x86-64.so.2",
+    "libc.so.6",
+    "libcrypt.so.1",
+    "libgmp.so.10",
+    "libtomcrypt.so.1",
+    "libtommath.so.1",
+    "libz.so.1",
+)
+LIBRARY_DIR = "lib/x86_64-linux-gnu"
 # The drivers the image loads when its kernel has them as modules (with what they depend on):
 # QEMU's virtio, then common server NICs and disk controllers. Debian's cloud kernel builds
 # NVMe in and has no modules for e1000/igb/ixgbe/i40e/bnxt/tg3/ahci/megaraid (physical
@@ -175,13 +196,29 @@ def cache_key(packages: list[str]) -> str:
     return digest.hexdigest()[:16]
 
 
+def _library(root: Path, name: str) -> bytes:
+    """A shared library by its soname, wherever its package put it (symlinks followed)."""
+    for directory in (LIBRARY_DIR, f"usr/{LIBRARY_DIR}"):
+        path = root / directory / name
+        if path.exists():
+            return path.resolve().read_bytes()
+    raise BuildError(f"No {name} in the SSH packages.")
+
+
 def _initramfs(root: Path, modules: list[Path]) -> bytes:
     archive = Cpio()
-    for directory in ("bin", "dev", "etc", "lib", "lib/modules", "proc", "root", "sys", "tmp"):
+    directories = ["bin", "dev", "dev/pts", "etc", "etc/dropbear", "lib", LIBRARY_DIR]
+    directories += ["lib/modules", "lib64", "proc", "root", "sys", "tmp", "usr", "usr/sbin"]
+    directories += ["var", "var/run"]
+    for directory in sorted(directories):
         archive.directory(directory)
     archive.char_device("dev/console", 5, 1)
     archive.file("bin/busybox", (root / "bin/busybox").read_bytes(), executable=True)
     archive.symlink("bin/sh", "busybox")
+    archive.file("usr/sbin/dropbear", (root / "usr/sbin/dropbear").read_bytes(), True)
+    for name in SSH_LIBRARIES:
+        archive.file(f"{LIBRARY_DIR}/{name}", _library(root, name), executable=True)
+    archive.symlink("lib64/ld-linux-x86-64.so.2", f"/{LIBRARY_DIR}/ld-linux-x86-64.so.2")
     archive.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
     archive.file("etc/group", b"root:x:0:\n")
     archive.file("etc/shadow", b"root:!:19000:0:99999:7:::\n")
@@ -207,7 +244,7 @@ def _publish(built: Path) -> None:
 
 def build(*, kernel_package: str = KERNEL_PACKAGE, busybox_package: str = BUSYBOX_PACKAGE) -> Built:
     """Build (or take from the cache) the image for these pinned packages; make it current."""
-    packages = [kernel_package, busybox_package]
+    packages = [kernel_package, busybox_package, *SSH_PACKAGES]
     if any(package.count("=") != 1 for package in packages):
         raise BuildError("Pin each package as name=version (see `apt-cache policy name`).")
     built = image_dir() / "cache" / cache_key(packages)
@@ -224,6 +261,8 @@ def build(*, kernel_package: str = KERNEL_PACKAGE, busybox_package: str = BUSYBO
         kernels = sorted((root / "boot").glob("vmlinuz-*"))
         if not kernels or not (root / "bin/busybox").is_file():
             raise BuildError(f"{kernel_package} has no /boot/vmlinuz-*, or busybox is missing.")
+        if not (root / "usr/sbin/dropbear").is_file():
+            raise BuildError("dropbear-bin has no /usr/sbin/dropbear.")
         release = kernels[0].name.removeprefix("vmlinuz-")
         modules = load_order(root / "lib/modules" / release)
         staging = Path(scratch) / "image"

@@ -17,14 +17,18 @@ needs_qemu = pytest.mark.skipif(
 )
 
 
-def qemu_command(mac: str, bootfile: str, *, memory_mb=256, cpus=1, disk=None) -> list[str]:
+def qemu_command(
+    mac: str, bootfile: str, *, memory_mb=256, cpus=1, disk=None, ssh_port=None
+) -> list[str]:
     """A VM whose NIC has `mac`, whose DHCP names `bootfile`, with `disk` (a raw file) as its
-    virtio disk if given; it ends when its system reboots."""
+    virtio disk if given, its port 22 on the host's 127.0.0.1:`ssh_port` if given; it ends
+    when its system reboots."""
+    forward = f",hostfwd=tcp:127.0.0.1:{ssh_port}-:22" if ssh_port else ""
     command = [
         QEMU,
         *("-accel", "tcg", "-m", str(memory_mb), "-smp", str(cpus)),
         *("-nographic", "-no-reboot", "-boot", "n"),
-        *("-netdev", f"user,id=n0,bootfile={bootfile}"),
+        *("-netdev", f"user,id=n0,bootfile={bootfile}{forward}"),
         *("-device", f"virtio-net-pci,netdev=n0,mac={mac}"),
     ]
     if disk is not None:

@@ -4,6 +4,7 @@ the agent runs the operation's utility script against the VM's own disk and repo
 /boot/events/. The host then reads the VM's disk file."""
 
 import hashlib
+import subprocess
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -11,10 +12,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from inventory.models import HardwareProfile, Server
-from provisioning import agent_image
-from provisioning.models import BootTicket, Operation
+from provisioning import agent_image, services
+from provisioning.models import BootTicket, Operation, RescueSession
 from provisioning.tasks import run_operation
 from tests.e2e.qemu import needs_qemu, qemu_command, running_vm, screen
+from tests.simlab import free_tcp_port
 
 # Booting iPXE, fetching 16 MB over QEMU's user network and the kernel, under TCG on a busy
 # 2-core machine: 15-40 s; a full wipe of the small disk adds a few.
@@ -182,3 +184,52 @@ def test_a_disk_is_captured_wiped_and_restored_to_the_same_bytes(
     assert "Installer: /dev/vda reads back the image's SHA-256" in messages
     assert op.result["boot_device"] == "disk"
     assert Server.objects.get(pk=vm_server.pk).current_os == "Debian 12"
+
+
+def test_the_rescue_system_answers_on_the_serial_console_and_over_ssh_with_the_key(
+    customer, vm_server, disk, tmp_path
+):
+    key = tmp_path / "id_ed25519"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "rescuer", "-f", str(key)],
+        check=True,
+    )
+    public = (tmp_path / "id_ed25519.pub").read_text().strip()
+    started = services.start_rescue(
+        actor=customer, server=vm_server, ssh_keys=[public], password=True
+    )
+    op_id = started.operation.pk
+    run_operation(op_id)
+    assert Operation.objects.get(pk=op_id).step == "wait_pxe"
+    ssh_port = free_tcp_port()
+    bootfile = f"http://10.0.2.2:{vm_server.panel_port}/boot/ipxe?mac=${{net0/mac}}"
+    command = qemu_command(vm_server.mac, bootfile, memory_mb=512, disk=disk, ssh_port=ssh_port)
+    console = tmp_path / "console.log"
+    with running_vm(command, console, stdin=subprocess.PIPE) as vm:
+        deadline = time.monotonic() + RUN_SECONDS
+        while "root@rescue:~# " not in screen(console):
+            assert vm.poll() is None and time.monotonic() < deadline, screen(console)
+            time.sleep(0.5)
+        vm.stdin.write(b"echo serial-$((6 * 7)) on $(hostname)\n")
+        vm.stdin.flush()
+        while "serial-42 on rescue" not in screen(console):
+            assert time.monotonic() < deadline, screen(console)
+            time.sleep(0.2)
+        answer = subprocess.run(
+            [
+                "ssh",
+                *("-i", str(key), "-p", str(ssh_port), "-o", "BatchMode=yes"),
+                *("-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"),
+                "root@127.0.0.1",
+                "cat /sys/block/vda/size; hostname",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert answer.returncode == 0, (answer.stderr, screen(console)[-2000:])
+        assert answer.stdout.split() == [str(DISK_BYTES // 512), "rescue"]
+    for _ in range(3):
+        run_operation(op_id)
+    assert Operation.objects.get(pk=op_id).state == "succeeded"
+    assert RescueSession.objects.current().filter(server=vm_server).exists()

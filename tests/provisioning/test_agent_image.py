@@ -32,6 +32,15 @@ def debian_root(tmp_path):
     root = tmp_path / "root"
     (root / "bin").mkdir(parents=True)
     (root / "bin/busybox").write_bytes(b"\x7fELF busybox")
+    (root / "usr/sbin").mkdir(parents=True)
+    (root / "usr/sbin/dropbear").write_bytes(b"\x7fELF dropbear")
+    for directory in ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu"):
+        (root / directory).mkdir(parents=True)
+    for name in agent_image.SSH_LIBRARIES:
+        # As the packages have them: the soname a symlink to the file, in /lib or /usr/lib.
+        directory = root / ("usr/" if name.startswith("libtom") else "") / "lib/x86_64-linux-gnu"
+        (directory / f"{name}.0.1").write_bytes(f"\x7fELF {name}".encode())
+        (directory / name).symlink_to(f"{name}.0.1")
     modules = root / "lib/modules/6.1.0-56-cloud-amd64/kernel"
     for path, depends in {
         "drivers/virtio/virtio_ring.ko": "",
@@ -72,6 +81,9 @@ def test_the_initramfs_is_the_same_bytes_every_time_and_holds_the_agent(debian_r
     assert entries["init"] == (0o100755, (agent_image.AGENT_SOURCE / "init").read_bytes())
     assert entries["bin/sh"] == (0o120777, b"busybox")
     assert entries["dev/console"][0] == 0o020600
+    assert entries["usr/sbin/dropbear"] == (0o100755, b"\x7fELF dropbear")
+    assert entries["lib/x86_64-linux-gnu/libtomcrypt.so.1"][1] == b"\x7fELF libtomcrypt.so.1"
+    assert entries["lib64/ld-linux-x86-64.so.2"][1] == b"/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
     assert entries["lib/modules/load-order"][1] == b"virtio_ring\nvirtio\nvirtio_pci\n" + (
         b"failover\nnet_failover\nvirtio_net\n"
     )
