@@ -165,7 +165,7 @@ PATHS = {
                 {
                     "requestBody": {
                         "required": True,
-                        "content": {"application/base64": {"schema": {"type": "string"}}},
+                        "content": {TEXT: {"schema": {"type": "string", "format": "byte"}}},
                     }
                 },
                 {

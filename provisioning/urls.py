@@ -10,5 +10,5 @@ urlpatterns = [
     path("config/<str:secret>/meta-data", views.meta_data, name="meta-data"),
     path("events/<str:secret>", views.installer_event, name="events"),
     path("images/<str:name>", views.agent_image_file, name="images"),
-    path("disks/<str:secret>/<str:disk>/<int:index>", views.disk_piece, name="disks"),
+    path("disks/<str:secret>/<str:disk>/<str:index>", views.disk_piece, name="disks"),
 ]

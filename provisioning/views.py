@@ -116,6 +116,9 @@ def installer_event(request, ticket, secret):
 def disk_piece(request, ticket, secret, disk, index):
     """A piece of a disk image: POSTed (gzip in base64, X-Piece-SHA256 of its raw bytes) by
     a capture's agent, fetched (gzip) by a restore's."""
+    if not (index.isascii() and index.isdigit() and len(index) < 10):
+        return _not_found()
+    index = int(index)
     if request.method == "GET":
         piece = imaging.restore_piece(ticket, disk, index)
         if piece is None:

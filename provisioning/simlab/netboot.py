@@ -143,7 +143,7 @@ def _move_disk_images(machine, config: str) -> None:
             source=machine.address,
             body=base64.encodebytes(gzip.compress(raw)),
             headers={
-                "Content-Type": "application/base64",
+                "Content-Type": "text/plain",
                 "X-Piece-SHA256": hashlib.sha256(raw).hexdigest(),
             },
         )

@@ -45,7 +45,7 @@ def post_piece(client, url: str, raw: bytes, sha256: str | None = None, body=Non
     return client.post(
         url,
         encoded(raw) if body is None else body,
-        content_type="application/base64",
+        content_type="text/plain",
         headers={"X-Piece-SHA256": sha256 or hashlib.sha256(raw).hexdigest()},
     )
 
@@ -111,6 +111,9 @@ def test_pieces_that_are_not_what_they_claim_are_refused(owner_api, client, diag
     too_big = b"x" * (3 * MIB)
     assert post_piece(client, f"{url}/0", too_big).status_code == 400
     assert post_piece(client, f"{url}/5", raw).status_code == 404  # not the next piece
+    for index in ("x", "-1", "\u00b2", "9" * 12):
+        refused = post_piece(client, f"{url}/{index}", raw)
+        assert refused.status_code == 404 and refused["Content-Type"].startswith("text/plain")
     assert post_piece(client, url.replace("/vda", "/vdb") + "/0", raw).status_code == 404
     assert post_piece(Client(REMOTE_ADDR="127.0.0.9"), f"{url}/0", raw).status_code == 404
     assert client.get(f"{url}/0").status_code == 404  # a capture's pieces are not served
