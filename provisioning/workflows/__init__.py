@@ -7,7 +7,8 @@ device chose for this server; `observe(reading)` records a state read from the d
 and returns it. Beside its steps a workflow says each step's window and deadline
 message, whether and until when a running operation may be cancelled (`CancelRule`),
 what to undo after a failure or cancel, whether an outcome already reported wins over a
-passed deadline, and what to record on success.
+passed deadline, what to record on success, what goes when it is cancelled before a
+worker started it, and (on the PXE path) the panel's own script for the agent image.
 
 A device kind (`provisioning.devices.Device`) has a module here (`bmc.py`,
 `switch_ports.py`, `pdu_outlets.py`); its workflows are a module of their own whose
