@@ -18,11 +18,11 @@ needs_qemu = pytest.mark.skipif(
 
 
 def qemu_command(
-    mac: str, bootfile: str, *, memory_mb=256, cpus=1, disk=None, ssh_port=None
+    mac: str, bootfile: str, *, memory_mb=256, cpus=1, disk=None, discard=False, ssh_port=None
 ) -> list[str]:
     """A VM whose NIC has `mac`, whose DHCP names `bootfile`, with `disk` (a raw file) as its
-    virtio disk if given, its port 22 on the host's 127.0.0.1:`ssh_port` if given; it ends
-    when its system reboots."""
+    virtio disk if given (that discards, punching holes in the file, if `discard`), its port
+    22 on the host's 127.0.0.1:`ssh_port` if given; it ends when its system reboots."""
     forward = f",hostfwd=tcp:127.0.0.1:{ssh_port}-:22" if ssh_port else ""
     command = [
         QEMU,
@@ -32,7 +32,8 @@ def qemu_command(
         *("-device", f"virtio-net-pci,netdev=n0,mac={mac}"),
     ]
     if disk is not None:
-        command += ["-drive", f"file={disk},format=raw,if=virtio"]
+        unmap = ",discard=unmap" if discard else ""
+        command += ["-drive", f"file={disk},format=raw,if=virtio{unmap}"]
     return command
 
 
