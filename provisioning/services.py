@@ -255,14 +255,15 @@ def _utility_template() -> OsTemplate:
 
 
 def _start_utility(
-    *, actor: User, server: Server, kind: str, wipe: str, force: bool = False
+    *, actor: User, server: Server, kind: str, force: bool = False, **params
 ) -> Operation:
+    """An operation that boots the utility image (as shipped, the panel's agent image)."""
     return _start_pxe(
         actor=actor,
         server=server,
         kind=kind,
         template=_utility_template(),
-        params={"wipe": wipe, "reboot": "auto"},
+        params={**params, "reboot": "auto"},
         force=force,
     )
 
@@ -435,13 +436,13 @@ def start_capture(
             chunk_mib=settings.PANEL_IMAGE_PIECE_MIB,
             disks=[{"name": disk, "bytes": 0, "sha256": "", "pieces": []} for disk in disks],
         )
-        params = {"image": image.pk, "image_name": name, "disks": disks, "reboot": "auto"}
-        op = _start_pxe(
+        op = _start_utility(
             actor=actor,
             server=server,
             kind=Operation.Kind.CAPTURE,
-            template=_utility_template(),
-            params=params,
+            image=image.pk,
+            image_name=name,
+            disks=disks,
         )
         image.capture = op
         image.save(update_fields=["capture"])
@@ -488,12 +489,13 @@ def start_restore(*, actor: User, server: Server, image: DiskImage) -> Operation
         raise ValidationError({"image": ["No such image ready to restore."]})
     disks = _restore_targets(server, image)
     with transaction.atomic():
-        op = _start_pxe(
+        op = _start_utility(
             actor=actor,
             server=server,
             kind=Operation.Kind.RESTORE,
-            template=_utility_template(),
-            params={"image": image.pk, "image_name": image.name, "disks": disks, "reboot": "auto"},
+            image=image.pk,
+            image_name=image.name,
+            disks=disks,
         )
         audit.record(actor=actor, action="image.restore", target=image, server=server.name)
     return op
