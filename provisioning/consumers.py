@@ -8,6 +8,7 @@ code of `provisioning.consoles` and the reason.
 
 import asyncio
 import json
+import logging
 import time
 from urllib.parse import parse_qs
 
@@ -21,6 +22,8 @@ from provisioning import consoles
 from provisioning.bmc import BmcError, BmcTarget
 from provisioning.bmc.sol import SolConsole
 
+logger = logging.getLogger(__name__)
+INTERNAL_ERROR = 1011  # WebSocket's "the server met an unexpected condition"
 CHECK_SECONDS = 1.0  # how often an open console asks whether it must end
 HANDOVER_SECONDS = 5.0  # a takeover waits this long at most for the holder to let go
 
@@ -81,6 +84,10 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             code, reason = consoles.BMC_FAILED, exc.message
         except asyncio.CancelledError:
             viewer_left, reason = True, "The viewer closed the console."
+        except Exception:
+            # Whatever failed (the database, say), the viewer learns the console ended.
+            logger.exception("console of server %s failed", self.session.server_id)
+            code, reason = INTERNAL_ERROR, "The panel failed to keep the console open."
         finally:
             if self.sol is not None:
                 await self.sol.close()

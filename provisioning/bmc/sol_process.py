@@ -35,6 +35,13 @@ class Frames:
     def __init__(self, stream):
         self.stream = stream
         self.lock = threading.Lock()
+        self.said_ready = False
+
+    def ready(self) -> None:
+        """Say once that SOL is active, before the first data."""
+        if not self.said_ready:
+            self.said_ready = True
+            self.send(READY)
 
     def send(self, kind: bytes, body: bytes = b"") -> None:
         with self.lock:
@@ -47,6 +54,7 @@ class Frames:
             kind = ERROR if "error" in output else INFO
             self.send(kind, str(output.get("error") or output.get("info")).encode())
         else:
+            self.ready()  # data comes in the same turn of pyghmi's loop as the activation
             self.send(DATA, bytes(output))
 
 
@@ -78,12 +86,10 @@ def main() -> None:
     sol = console.Console(iohandler=frames.console_output, force=True, **credentials)
     keys = queue.SimpleQueue()
     threading.Thread(target=_read_keys, args=(keys,), daemon=True).start()
-    ready = False
     while not sol.broken:
         sol.wait_for_rsp(TICK_SECONDS)
-        if sol.connected and not ready:
-            frames.send(READY)
-            ready = True
+        if sol.connected:
+            frames.ready()
         while not keys.empty():
             chunk = keys.get()
             if chunk is None:
