@@ -79,7 +79,7 @@ def main() -> None:
         # (pyghmi hands a logged-in session to a new client with the same credentials).
         ipmi_session = login(**credentials)
     except exceptions.IpmiException as exc:
-        frames.send(ERROR, str(exc).encode())
+        frames.send(ERROR, str(exc.args[0] if exc.args and exc.args[0] else "").encode())
         return
     # force: the panel is the only broker of this BMC's console (a database row says who
     # holds it), so a SOL session still active on the BMC is a leftover, taken over.

@@ -2,15 +2,11 @@
 the panel served by daphne (its ASGI app, in a process of its own on the test database),
 which holds a real IPMI SOL session to a simlab BMC over UDP."""
 
-import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from inventory.models import Server
@@ -18,75 +14,11 @@ from panel.models import AuditEvent
 from provisioning import consoles
 from provisioning.bmc.drivers import driver_for
 from provisioning.models import ConsoleSession
+from tests.e2e.consoles import Viewer, booted, console_of, viewing
 from tests.e2e.workers import Daphne
 from tests.factories import make_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def panel(django_db_setup, django_db_blocker):
-    web = Daphne(PANEL_BMC_TIMEOUT=5)
-    yield web
-    web.stop()
-
-
-class Viewer:
-    """One browser's console socket: what it has seen, and how it ended."""
-
-    def __init__(self, socket):
-        self.socket = socket
-        self.screen, self.notices, self.closed = "", [], None
-
-    def read(self, timeout: float = 10) -> bool:
-        """Take one frame; False once the socket is closed."""
-        try:
-            frame = self.socket.recv(timeout=timeout)
-        except ConnectionClosed as closed:
-            # daphne sends no close reason: the panel's last notice says it (as the page shows)
-            said = [n["message"] for n in map(json.loads, self.notices) if n["type"] == "closed"]
-            self.closed = (closed.rcvd.code if closed.rcvd else None, said[-1] if said else "")
-            return False
-        if isinstance(frame, bytes):
-            self.screen += frame.decode("utf-8", "replace")
-        else:
-            self.notices.append(frame)
-        return True
-
-    def wait_for(self, text: str, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.screen and text not in "".join(self.notices):
-            assert time.monotonic() < deadline, f"never saw {text!r}: {self.screen!r}"
-            assert self.read(timeout=deadline - time.monotonic()), f"closed: {self.closed}"
-
-    def wait_closed(self, timeout: float = 15) -> tuple[int, str]:
-        deadline = time.monotonic() + timeout
-        while self.read(timeout=deadline - time.monotonic()):
-            pass
-        return self.closed
-
-    def type(self, keys: str) -> None:
-        self.socket.send(keys.encode())
-
-
-@contextmanager
-def viewing(panel, server, token: str, takeover: bool = False) -> Iterator[Viewer]:
-    url = f"ws://127.0.0.1:{panel.port}/ws/servers/{server.pk}/console/?token={token}"
-    with connect(url + ("&takeover=1" if takeover else ""), origin=panel.url) as socket:
-        yield Viewer(socket)
-
-
-def console_of(panel, user, server, **options):
-    """`user` opens `server`'s console as the portal's button does."""
-    return viewing(
-        panel, server, consoles.issue_console(actor=user, server=server).token, **options
-    )
-
-
-def booted(simlab, server) -> None:
-    """The machine has booted Debian 12 from its disk: its console shows the login prompt."""
-    simlab.change(server.lab_port, os="Debian 12", hostname=server.name)
-    driver_for(server.bmc).power("on")
 
 
 def wait_until_state(session: ConsoleSession, state: str, timeout: float = 10) -> None:
@@ -97,10 +29,10 @@ def wait_until_state(session: ConsoleSession, state: str, timeout: float = 10) -
 
 
 def test_customer_sees_the_boot_and_the_login_prompt_echoes_what_they_type(
-    panel, simlab, lab_server, customer, admin
+    asgi_panel, simlab, lab_server, customer, admin
 ):
     simlab.change(lab_server.lab_port, os="Debian 12", hostname="web-01")
-    with console_of(panel, customer, lab_server) as viewer:
+    with console_of(asgi_panel, customer, lab_server) as viewer:
         viewer.wait_for("Connected to the serial console of")
         driver_for(lab_server.bmc).power("on")  # as a power operation would, over IPMI
         viewer.wait_for("Booting from the local disk: Debian 12\r\nDebian 12 starting up")
@@ -127,63 +59,63 @@ def refusal(panel, server, token: str) -> tuple[int, str]:
         return viewer.wait_closed()
 
 
-def test_a_used_token_is_refused(panel, simlab, lab_server, customer):
+def test_a_used_token_is_refused(asgi_panel, simlab, lab_server, customer):
     token = consoles.issue_console(actor=customer, server=lab_server).token
-    with viewing(panel, lab_server, token) as viewer:
+    with viewing(asgi_panel, lab_server, token) as viewer:
         viewer.wait_for("Connected to the serial console")
-        assert refusal(panel, lab_server, token) == (
+        assert refusal(asgi_panel, lab_server, token) == (
             consoles.TOKEN_REFUSED,
             "This console link was used already or is wrong.",
         )
 
 
-def test_an_expired_token_is_refused(panel, lab_server, customer):
+def test_an_expired_token_is_refused(asgi_panel, lab_server, customer):
     issued = consoles.issue_console(actor=customer, server=lab_server)
     ConsoleSession.objects.filter(pk=issued.session.pk).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )
-    assert refusal(panel, lab_server, issued.token) == (
+    assert refusal(asgi_panel, lab_server, issued.token) == (
         consoles.TOKEN_REFUSED,
         "This console link has expired.",
     )
 
 
-def test_a_token_for_another_server_is_refused(panel, admin, customer, lab_server):
+def test_a_token_for_another_server_is_refused(asgi_panel, admin, customer, lab_server):
     other = make_server(actor=admin, owner=customer, name="other-01")
     token = consoles.issue_console(actor=customer, server=other).token
-    assert refusal(panel, lab_server, token) == (
+    assert refusal(asgi_panel, lab_server, token) == (
         consoles.NOT_YOURS,
         "This console link is for another server.",
     )
 
 
 def test_another_customers_token_is_refused_to_a_signed_in_customer(
-    panel, admin, customer, other_customer, lab_server, client
+    asgi_panel, admin, customer, other_customer, lab_server, client
 ):
     """A token is bound to its user: a browser signed in as someone else cannot spend it."""
     token = consoles.issue_console(actor=customer, server=lab_server).token
     client.force_login(other_customer)
-    url = f"ws://127.0.0.1:{panel.port}/ws/servers/{lab_server.pk}/console/?token={token}"
+    url = f"ws://127.0.0.1:{asgi_panel.port}/ws/servers/{lab_server.pk}/console/?token={token}"
     cookie = f"sessionid={client.cookies['sessionid'].value}"
-    with connect(url, origin=panel.url, additional_headers={"Cookie": cookie}) as socket:
+    with connect(url, origin=asgi_panel.url, additional_headers={"Cookie": cookie}) as socket:
         assert Viewer(socket).wait_closed() == (
             consoles.NOT_YOURS,
             "This console link was issued to another account.",
         )
 
 
-def test_a_wrong_token_is_refused(panel, lab_server):
-    assert refusal(panel, lab_server, "not-a-token")[0] == consoles.TOKEN_REFUSED
+def test_a_wrong_token_is_refused(asgi_panel, lab_server):
+    assert refusal(asgi_panel, lab_server, "not-a-token")[0] == consoles.TOKEN_REFUSED
 
 
 def test_a_second_session_is_refused_while_the_first_holds_the_console(
-    panel, simlab, lab_server, customer
+    asgi_panel, simlab, lab_server, customer
 ):
     booted(simlab, lab_server)
-    with console_of(panel, customer, lab_server) as first:
+    with console_of(asgi_panel, customer, lab_server) as first:
         first.wait_for(f"{lab_server.name} login: ")
         second_token = consoles.issue_console(actor=customer, server=lab_server).token
-        assert refusal(panel, lab_server, second_token) == (
+        assert refusal(asgi_panel, lab_server, second_token) == (
             consoles.BUSY,
             "The console is in use by another session (a BMC allows one session at a time). "
             "Try again later.",
@@ -193,20 +125,20 @@ def test_a_second_session_is_refused_while_the_first_holds_the_console(
 
 
 def test_staff_take_the_console_over_and_the_customer_is_told_why(
-    panel, simlab, lab_server, customer, admin
+    asgi_panel, simlab, lab_server, customer, admin
 ):
     booted(simlab, lab_server)
-    with console_of(panel, customer, lab_server) as customers:
+    with console_of(asgi_panel, customer, lab_server) as customers:
         customers.wait_for(f"{lab_server.name} login: ")
         token = consoles.issue_console(actor=admin, server=lab_server).token
-        with viewing(panel, lab_server, token) as refused:
+        with viewing(asgi_panel, lab_server, token) as refused:
             code, reason = refused.wait_closed()
         assert (code, reason) == (
             consoles.BUSY,
             "The console is in use by owner@example.test (a BMC allows one session at a time). "
             "You may take it over.",
         )
-        with viewing(panel, lab_server, token, takeover=True) as staffs:
+        with viewing(asgi_panel, lab_server, token, takeover=True) as staffs:
             assert customers.wait_closed() == (
                 consoles.ENDED,
                 "Taken over by hosting staff (staff@example.test).",
@@ -218,18 +150,20 @@ def test_staff_take_the_console_over_and_the_customer_is_told_why(
     assert took_over.detail["took_over"] == ConsoleSession.objects.get(user=customer).pk
 
 
-def test_suspending_the_server_closes_its_customers_console(panel, simlab, lab_server, customer):
+def test_suspending_the_server_closes_its_customers_console(
+    asgi_panel, simlab, lab_server, customer
+):
     booted(simlab, lab_server)
-    with console_of(panel, customer, lab_server) as viewer:
+    with console_of(asgi_panel, customer, lab_server) as viewer:
         viewer.wait_for(f"{lab_server.name} login: ")
         Server.objects.filter(pk=lab_server.pk).update(suspended=True)  # as request_suspend does
         assert viewer.wait_closed() == (consoles.ENDED, f"{lab_server.name} was suspended.")
 
 
 def test_a_new_owner_closes_the_previous_owners_console(
-    panel, simlab, lab_server, customer, other_customer
+    asgi_panel, simlab, lab_server, customer, other_customer
 ):
-    with console_of(panel, customer, lab_server) as viewer:
+    with console_of(asgi_panel, customer, lab_server) as viewer:
         viewer.wait_for("Connected to the serial console")
         Server.objects.filter(pk=lab_server.pk).update(owner=other_customer)
         assert viewer.wait_closed() == (consoles.ENDED, "The server changed hands.")
@@ -246,10 +180,10 @@ def test_an_idle_console_is_closed(simlab, lab_server, customer):
 
 
 def test_a_bmc_that_does_not_answer_closes_the_console_with_the_reason(
-    panel, simlab, lab_server, customer
+    asgi_panel, simlab, lab_server, customer
 ):
     simlab.change(lab_server.lab_port, silent=True)
-    with console_of(panel, customer, lab_server) as viewer:
+    with console_of(asgi_panel, customer, lab_server) as viewer:
         code, reason = viewer.wait_closed(timeout=30)
     assert code == consoles.BMC_FAILED
     assert reason.startswith("No answer from the BMC at 127.0.0.1:")
