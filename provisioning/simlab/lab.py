@@ -10,6 +10,7 @@ Control API (JSON, on 127.0.0.1:<control port>):
                              "install_seconds", "install_outcome": "succeed"|"fail"|"hang",
                              "fresh": true (forget its history: counters, console, OS),
                              "os", "hostname" (the system on its disk, booted next time),
+                             "boot": true (its power button: on, and it boots),
                              "traffic_mbps" (its data port's average rate, out; in is 30 %),
                              "outlet": "on"|"off" (its mains, as if its PDU outlet switched),
                              "power_restore_policy": "always-off"|"previous"|"always-on"}
@@ -123,6 +124,8 @@ class Lab:
         if "os" in changes or "hostname" in changes:
             bmc.machine.os = str(changes.get("os", bmc.machine.os))
             bmc.machine.hostname = str(changes.get("hostname", bmc.machine.hostname))
+        if changes.get("boot"):
+            bmc.machine.power_on()
         if "boot_url" in changes:
             bmc.machine.boot_url = str(changes["boot_url"]).rstrip("/")
         if "install_seconds" in changes:
