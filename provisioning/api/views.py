@@ -136,7 +136,9 @@ class OperatedServerViewSet(ServerViewSet):
             "url": request.build_absolute_uri(f"{page}?token={issued.token}"),
             "expires_at": issued.session.expires_at,
         }
-        return Response(ConsoleLinkSerializer(link).data, status=status.HTTP_201_CREATED)
+        response = Response(ConsoleLinkSerializer(link).data, status=status.HTTP_201_CREATED)
+        response.holds_secret = True  # never kept for an Idempotency-Key replay
+        return response
 
     @extend_schema(request=InstallRequestSerializer, responses={202: TaskAcceptedSerializer})
     @action(detail=True, methods=["post"], permission_classes=OWNERS_MAY)

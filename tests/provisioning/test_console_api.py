@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from inventory.models import Server
-from panel.models import AuditEvent
+from panel.models import AuditEvent, IdempotencyRecord
 from provisioning import consoles
 from provisioning.boot import digest
 from provisioning.models import ConsoleSession
@@ -133,3 +133,18 @@ def test_staff_open_the_console_from_the_admin_server_page(staff, owned_server, 
     response = staff.post(f"/servers/{owned_server.pk}/console/open/")
     assert response.url.startswith(f"/servers/{owned_server.pk}/console/?token=")
     assert ConsoleSession.objects.get().user == admin
+
+
+def test_a_retry_with_an_idempotency_key_gets_a_new_link_and_no_token_is_kept(
+    owner_api, owned_server
+):
+    first, second = (
+        owner_api.post(
+            f"/api/v1/servers/{owned_server.pk}/console/", {}, HTTP_IDEMPOTENCY_KEY="console-1"
+        )
+        for _ in range(2)
+    )
+    assert first.status_code == second.status_code == 201
+    assert first.json()["token"] != second.json()["token"]
+    assert "Idempotent-Replayed" not in second
+    assert not IdempotencyRecord.objects.exists()
