@@ -80,16 +80,19 @@ def issued_session(*, token: str, server_id: int) -> ConsoleSession | None:
 
 
 def _holder(server: Server) -> ConsoleSession | None:
-    """The session holding the server's console, if its process is alive."""
+    """The session holding the server's console, if its process is alive; sessions whose
+    process died (open, or ending after a takeover) are closed."""
     alive_since = timezone.now() - timedelta(seconds=STALE_SECONDS)
-    holders = ConsoleSession.objects.select_related("user").filter(
-        server=server, state=ConsoleSession.State.OPEN
+    holding = ConsoleSession.objects.select_related("user").filter(
+        server=server, state__in=[ConsoleSession.State.OPEN, ConsoleSession.State.ENDING]
     )
-    for holder in holders:
-        if holder.heartbeat_at >= alive_since:
-            return holder
-        _close(holder, "Lost: the process that held it stopped.")
-    return None
+    holder = None
+    for session in holding:
+        if session.heartbeat_at < alive_since:
+            _close(session, session.close_reason or "Lost: the process that held it stopped.")
+        elif session.state == ConsoleSession.State.OPEN:
+            holder = session
+    return holder
 
 
 def open_console(
@@ -100,7 +103,7 @@ def open_console(
     over (`takeover`): the holder's session ends and its process lets the BMC go."""
     with transaction.atomic():
         session = (
-            ConsoleSession.objects.select_for_update()
+            ConsoleSession.objects.select_for_update(of=("self",))
             .select_related("user", "server__bmc")
             .filter(token_hash=digest(token or ""))
             .first()
