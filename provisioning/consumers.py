@@ -12,7 +12,7 @@ import logging
 import time
 from urllib.parse import parse_qs
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -52,13 +52,14 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         self.task = asyncio.create_task(self._hold())
 
     async def _db(self, function, **kwargs):
-        """Run an ORM call in a thread, audited as coming from the browser's address."""
+        """Run an ORM call in Channels' database thread (which closes connections as Django
+        does after a request), audited as coming from the browser's address."""
 
         def call():
             with audit.source_address(self.address):
                 return function(**kwargs)
 
-        return await sync_to_async(call, thread_sensitive=False)()
+        return await database_sync_to_async(call)()
 
     async def _say(self, kind: str, message: str) -> None:
         await self.send(text_data=json.dumps({"type": kind, "message": message}))

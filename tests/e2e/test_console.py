@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from inventory.models import Server
@@ -189,3 +190,13 @@ def test_a_bmc_that_does_not_answer_closes_the_console_with_the_reason(
     assert reason.startswith("No answer from the BMC at 127.0.0.1:")
     session = ConsoleSession.objects.get(user=customer)
     assert session.state == ConsoleSession.State.CLOSED
+
+
+def test_a_socket_from_another_sites_page_is_refused(asgi_panel, lab_server, customer):
+    """Another site's script cannot use a link it got hold of (AllowedHostsOriginValidator)."""
+    token = consoles.issue_console(actor=customer, server=lab_server).token
+    url = f"ws://127.0.0.1:{asgi_panel.port}/ws/servers/{lab_server.pk}/console/?token={token}"
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url, origin="https://attacker.example")
+    assert refused.value.response.status_code == 403
+    assert ConsoleSession.objects.get().state == "issued"
