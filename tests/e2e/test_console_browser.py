@@ -33,4 +33,7 @@ def test_a_customer_opens_the_console_from_the_server_page_and_types_at_the_logi
         page.keyboard.press("Enter")
         playwright.expect(terminal.get_by_text("web-01 login:")).to_have_count(2)
         shoot(page, "portal-console", DOCS_SCREENSHOTS)
-        assert page_problems(page, "console", 1280) == []
+        problems = page_problems(page, "console", 1280)
+        page.set_viewport_size({"width": 390, "height": 800})  # a phone: the terminal refits
+        page.wait_for_function("() => document.documentElement.scrollWidth <= window.innerWidth")
+        assert problems + page_problems(page, "console", 390) == []
