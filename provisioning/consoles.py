@@ -126,10 +126,8 @@ def open_console(
         if holder is not None:
             if not (takeover and user.is_admin):
                 raise ConsoleRefused(BUSY, _busy_message(holder, user))
-            holder.state, holder.close_reason = (
-                ConsoleSession.State.ENDING,
-                (f"Taken over by hosting staff ({user.email})."),
-            )
+            holder.state = ConsoleSession.State.ENDING
+            holder.close_reason = f"Taken over by hosting staff ({user.email})."
             holder.save(update_fields=["state", "close_reason"])
         session.state = ConsoleSession.State.OPEN
         session.opened_at = session.heartbeat_at = now
@@ -174,6 +172,8 @@ def why_end(session: ConsoleSession) -> str | None:
     if current.state != ConsoleSession.State.OPEN:
         return current.close_reason or "The console was closed."
     user, server = current.user, current.server
+    if not user.is_active:
+        return "The account was deactivated."
     if not user.is_admin and server.owner_id != user.pk:
         return "The server changed hands."
     if server.suspended and not user.is_admin:

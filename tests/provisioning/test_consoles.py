@@ -6,6 +6,8 @@ import pytest
 from django.utils import timezone
 
 from inventory import services as inventory
+from inventory.models import Server
+from panel.models import User
 from provisioning import consoles
 from provisioning.models import ConsoleSession
 
@@ -53,3 +55,16 @@ def test_a_link_issued_before_the_server_changed_hands_no_longer_opens(
     with pytest.raises(consoles.ConsoleRefused) as refused:
         consoles.open_console(token=token, server_id=owned_server.pk, viewer=None)
     assert refused.value.code == consoles.NOT_YOURS
+
+
+def test_an_open_console_ends_when_the_server_changes_hands_is_suspended_or_the_user_goes(
+    customer, owned_server, admin
+):
+    session = opened(customer, owned_server)
+    assert consoles.why_end(session) is None
+    Server.objects.filter(pk=owned_server.pk).update(suspended=True)
+    assert consoles.why_end(session) == f"{owned_server.name} was suspended."
+    Server.objects.filter(pk=owned_server.pk).update(owner=admin)
+    assert consoles.why_end(session) == "The server changed hands."
+    User.objects.filter(pk=customer.pk).update(is_active=False)
+    assert consoles.why_end(session) == "The account was deactivated."
