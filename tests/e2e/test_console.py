@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django_q.brokers import get_broker
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -14,9 +15,9 @@ from inventory.models import Server
 from panel.models import AuditEvent
 from provisioning import consoles
 from provisioning.bmc.drivers import driver_for
-from provisioning.models import ConsoleSession
+from provisioning.models import ConsoleSession, OsTemplate
 from tests.e2e.consoles import Viewer, booted, console_of, viewing
-from tests.e2e.workers import Daphne
+from tests.e2e.workers import Daphne, Qcluster
 from tests.factories import make_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -200,3 +201,27 @@ def test_a_socket_from_another_sites_page_is_refused(asgi_panel, lab_server, cus
         connect(url, origin="https://attacker.example")
     assert refused.value.response.status_code == 403
     assert ConsoleSession.objects.get().state == "issued"
+
+
+@pytest.mark.usefixtures("shipped_os_templates")
+def test_the_console_shows_a_reinstall_from_the_network_boot_to_the_login_prompt(
+    asgi_panel, simlab, lab_server, customer, owner_api
+):
+    """The machine boots from daphne's boot endpoints: the panel serves both sides."""
+    get_broker().purge_queue()
+    simlab.change(lab_server.lab_port, power="on", boot_url=asgi_panel.url, install_seconds=1)
+    worker = Qcluster(PANEL_BMC_TIMEOUT=3)
+    try:
+        with console_of(asgi_panel, customer, lab_server) as viewer:
+            viewer.wait_for("Connected to the serial console")
+            template = OsTemplate.objects.get(name="AlmaLinux 9").pk
+            body = {"os_template": template, "raid": "raid_1", "password": "Correct-Horse-9"}
+            response = owner_api.post(f"/api/v1/servers/{lab_server.pk}/install/", body)
+            assert response.status_code == 202, response.content
+            viewer.wait_for(f"iPXE: fetched {asgi_panel.url}/boot/ipxe", timeout=60)
+            viewer.wait_for("iPXE: loading the installer of AlmaLinux 9")
+            viewer.wait_for("Installer: done; rebooting", timeout=30)
+            viewer.wait_for(f"AlmaLinux 9 starting up\r\n\r\n{lab_server.name} login: ")
+    finally:
+        worker.kill()
+        simlab.change(lab_server.lab_port, boot_url="")
