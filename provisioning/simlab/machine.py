@@ -120,6 +120,7 @@ class SimMachine:
         """Power-on self test done: boot as the BMC's boot device says. Lock held."""
         self.power_on_count += 1
         self.login_prompt = False
+        self.say("Firmware: power-on self test passed")
         if self.boot_device != "pxe":
             self.say(f"Booting from the local disk: {self.os or 'no operating system'}")
             if self.os:

@@ -37,7 +37,10 @@ def test_customer_sees_the_boot_and_the_login_prompt_echoes_what_they_type(
     with console_of(asgi_panel, customer, lab_server) as viewer:
         viewer.wait_for("Connected to the serial console of")
         driver_for(lab_server.bmc).power("on")  # as a power operation would, over IPMI
-        viewer.wait_for("Booting from the local disk: Debian 12\r\nDebian 12 starting up")
+        viewer.wait_for(
+            "Firmware: power-on self test passed\r\n"
+            "Booting from the local disk: Debian 12\r\nDebian 12 starting up"
+        )
         viewer.wait_for("web-01 login: ")
         viewer.type("root")
         viewer.wait_for("web-01 login: root")
