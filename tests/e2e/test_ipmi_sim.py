@@ -88,6 +88,7 @@ def test_the_panels_console_reaches_ipmi_sims_serial_port(tmp_path, asgi_panel, 
         stderr=subprocess.DEVNULL,
     )
     try:
+        listening(serial_port)  # before ipmi_sim dials its serial device
         with running_ipmi_sim(tmp_path, sol=f"tcp:127.0.0.1:{serial_port}") as (port, _):
             server = make_server(
                 actor=admin,
@@ -101,8 +102,32 @@ def test_the_panels_console_reaches_ipmi_sims_serial_port(tmp_path, asgi_panel, 
             )
             with console_of(asgi_panel, customer, server) as viewer:
                 viewer.wait_for("Connected to the serial console", timeout=20)
-                viewer.type("hello ipmi_sim\r")
-                viewer.wait_for("hello ipmi_sim\r")
+                typed_until_echoed(viewer, "hello ipmi_sim\r")
     finally:
         machine.terminate()
         machine.wait(timeout=10)
+
+
+def listening(port: int, timeout: float = 10) -> None:
+    """Until something listens on 127.0.0.1:`port`, read from /proc: a test connection would
+    be the one connection socat serves."""
+    entry, deadline = f"0100007F:{port:04X}", time.monotonic() + timeout
+    while not any(
+        fields[1] == entry and fields[3] == "0A"  # TCP_LISTEN
+        for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
+    ):
+        assert time.monotonic() < deadline, f"nothing listens on {port}"
+        time.sleep(0.05)
+
+
+def typed_until_echoed(viewer, keys: str, attempts: int = 5) -> None:
+    """ipmi_sim may take a moment to join its serial device after SOL is active: what is typed
+    before that is lost, as on a real serial line, so type again."""
+    for attempt in range(attempts):
+        viewer.type(keys)
+        try:
+            viewer.wait_for(keys, timeout=3)
+            return
+        except AssertionError:
+            if attempt == attempts - 1:
+                raise
