@@ -5,6 +5,8 @@ The source address comes from the request being served (set by
 """
 
 import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.db import models
 
@@ -21,11 +23,23 @@ class SourceAddressMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        token = _source_address.set(client_address(request))
-        try:
+        with source_address(client_address(request)):
             return self.get_response(request)
-        finally:
-            _source_address.reset(token)
+
+
+@contextmanager
+def source_address(address: str | None) -> Iterator[None]:
+    """Audit what happens inside as coming from `address` (for work outside a request: a
+    WebSocket's)."""
+    token = _source_address.set(address)
+    try:
+        yield
+    finally:
+        _source_address.reset(token)
+
+
+def current_source_address() -> str | None:
+    return _source_address.get()
 
 
 def record(

@@ -1,6 +1,7 @@
 """Retention of the tables that grow without bound: operations (with their logs and boot
-tickets), the audit log, and webhook events (with their deliveries), each deleted once older
-than its PANEL_RETAIN_*_DAYS (0 keeps it for good).
+tickets), the audit log (and the serial console sessions it tells of), and webhook events
+(with their deliveries), each deleted once older than its PANEL_RETAIN_*_DAYS (0 keeps it for
+good).
 
 Rows go in batches, each its own short transaction walking the primary key, so a purge of
 years of history never holds one long DELETE and its locks; a run stops after `seconds`,
@@ -23,7 +24,7 @@ from django.utils import timezone
 from dci.selectors import PORT_KINDS
 from panel import audit
 from panel.models import AuditEvent
-from provisioning.models import Operation
+from provisioning.models import ConsoleSession, Operation
 from webhooks.models import Delivery, Event
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ def purge_history(
         for days, candidates in (
             (settings.PANEL_RETAIN_OPERATIONS_DAYS, old_operations),
             (settings.PANEL_RETAIN_AUDIT_DAYS, old_audit_events),
+            (settings.PANEL_RETAIN_AUDIT_DAYS, old_console_sessions),
             (settings.PANEL_RETAIN_WEBHOOK_DAYS, old_webhook_events),
         )
         if days > 0
@@ -76,6 +78,13 @@ def old_operations(cutoff: datetime) -> QuerySet:
 
 def old_audit_events(cutoff: datetime) -> QuerySet:
     return AuditEvent.objects.filter(created_at__lt=cutoff)
+
+
+def old_console_sessions(cutoff: datetime) -> QuerySet:
+    """Closed ones, and links never used (a link is good for a minute)."""
+    return ConsoleSession.objects.filter(created_at__lt=cutoff).exclude(
+        state__in=[ConsoleSession.State.OPEN, ConsoleSession.State.ENDING]
+    )
 
 
 def old_webhook_events(cutoff: datetime) -> QuerySet:

@@ -237,6 +237,8 @@ PANEL_IDEMPOTENCY_TTL_HOURS = 24
 PANEL_DCI_LIST_MAX = env_int("PANEL_DCI_LIST_MAX", 10000, minimum=1)
 # IPMI: the longest one BMC call may take before the BMC counts as unreachable.
 PANEL_BMC_TIMEOUT = float(os.environ.get("PANEL_BMC_TIMEOUT", "20"))
+# A serial console with no traffic either way for this long is closed.
+PANEL_CONSOLE_IDLE_SECONDS = env_int("PANEL_CONSOLE_IDLE_SECONDS", 900, minimum=1)
 # An operation on a BMC already marked unreachable first gets one read this short: a dead
 # BMC then fails the operation at once instead of holding a worker that healthy servers need.
 PANEL_BMC_PROBE_SECONDS = float(os.environ.get("PANEL_BMC_PROBE_SECONDS", "1"))

@@ -29,9 +29,15 @@ def in_networks(address: str | None, cidrs) -> bool:
 def client_address(request) -> str | None:
     """The client's IP: the socket's peer, or, from a trusted proxy, the hop as many proxies
     back as PANEL_TRUSTED_PROXY_COUNT says (when it is an IP address)."""
-    peer = request.META.get("REMOTE_ADDR") or None
+    return forwarded_client(
+        request.META.get("REMOTE_ADDR") or None, request.META.get("HTTP_X_FORWARDED_FOR", "")
+    )
+
+
+def forwarded_client(peer: str | None, forwarded: str) -> str | None:
+    """`client_address` of a connection from `peer` with this X-Forwarded-For (a
+    WebSocket's ASGI scope gives both)."""
     hops = settings.PANEL_TRUSTED_PROXY_COUNT
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if hops and forwarded and in_networks(peer, settings.PANEL_TRUSTED_PROXY_CIDRS):
         chain = [part.strip() for part in forwarded.split(",") if part.strip()]
         if len(chain) >= hops and as_ip(chain[-hops]) is not None:

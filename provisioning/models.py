@@ -379,3 +379,41 @@ class SweepRecord(models.Model):
 
     def __str__(self):
         return f"{self.kind} sweep at {self.finished_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ConsoleSession(models.Model):
+    """One viewer's use of a server's serial console: issued with a single-use token (only
+    its SHA-256 is kept), open while its WebSocket holds the BMC's one SOL session, then
+    closed with the reason. At most one is open per server, in every process at once."""
+
+    class State(models.TextChoices):
+        ISSUED = "issued", "Issued, not connected yet"
+        OPEN = "open", "Open"
+        ENDING = "ending", "Ending (its process is letting the BMC go)"
+        CLOSED = "closed", "Closed"
+
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="console_sessions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.ISSUED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(help_text="Connect before this; the token is void after")
+    opened_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Its process was last seen alive at this time"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    close_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["server"],
+                condition=Q(state="open"),
+                name="one_open_console_per_server",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"console of {self.server} for {self.user} ({self.state})"

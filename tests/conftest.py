@@ -7,6 +7,7 @@ from panel import services as people
 from provisioning.simlab.enrolment import cable_lab
 from provisioning.simlab.machine import simlab_mac
 from tests.e2e.browser import chromium, page, worker  # noqa: F401 - the browser tests' fixtures
+from tests.e2e.consoles import asgi_panel  # noqa: F401 - the console tests' daphne
 from tests.factories import make_server, make_user, restore_shipped_os_templates
 from tests.migrations import migrator  # noqa: F401 - a fixture for the migration tests
 from tests.simlab import Simlab

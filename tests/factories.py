@@ -132,6 +132,6 @@ def restore_shipped_os_templates() -> None:
     filtered = importlib.import_module("provisioning.migrations.0007_templates_escape_values")
     filtered.forwards(apps, None)
     agent = importlib.import_module(
-        "provisioning.migrations.0016_utility_template_boots_agent_image"
+        "provisioning.migrations.0017_utility_template_boots_agent_image"
     )
     agent.forwards(apps, None)

@@ -74,8 +74,10 @@ DECIDED = {400, 403, 404, 422}
 
 
 def settle(record: IdempotencyRecord, response: Response) -> None:
-    """Store the answer to replay, or free the key when a retry may be answered otherwise."""
-    if not (200 <= response.status_code < 300 or response.status_code in DECIDED):
+    """Store the answer to replay, or free the key when a retry may be answered otherwise.
+    An answer marked `holds_secret` (a console link) is never stored: a retry gets a new one."""
+    decided = 200 <= response.status_code < 300 or response.status_code in DECIDED
+    if not decided or getattr(response, "holds_secret", False):
         record.delete()
         return
     record.response_status = response.status_code

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -30,7 +31,7 @@ from panel.portal.forms import (
 )
 from panel.signin import ENROL_ONLY_KEY
 from panel.sources import client_address
-from provisioning import imaging, services, workflows
+from provisioning import consoles, imaging, services, workflows
 from provisioning.models import DiskImage, Operation, OsTemplate
 from provisioning.selectors import login_details, rescue_state
 from provisioning.workflows.power import sensible_actions
@@ -124,6 +125,37 @@ def power(request, pk: int, action: str):
         return redirect("server", pk=server.pk)
     messages.success(request, f"{label} requested for {server.name}.")
     return redirect("operation", pk=op.pk)
+
+
+@require_POST
+@login_required
+def open_console(request, pk: int):
+    """The server page's Console button: a fresh single-use link, opened at once."""
+    server = selectors.server_detail(request.user, pk)
+    try:
+        issued = consoles.issue_console(actor=request.user, server=server)
+    except PanelError as exc:
+        messages.error(request, exc.message)
+        return redirect("server", pk=server.pk)
+    return redirect(f"{reverse('server-console', args=[server.pk])}?token={issued.token}")
+
+
+def console(request, pk: int):
+    """The console page. It needs no sign-in: its link's token is the key (a billing system
+    hands such links to its customers), checked again when the page's socket presents it."""
+    session = consoles.issued_session(token=request.GET.get("token", ""), server_id=pk)
+    response = render(
+        request,
+        "portal/console.html",
+        {"session": session, "server": session.server if session else None},
+        status=200 if session else 404,
+    )
+    # xterm.js writes <style> elements as it draws; scripts stay the panel's own.
+    response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY.replace(
+        "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+    )
+    response["Referrer-Policy"] = "no-referrer"  # the token stays in this page
+    return response
 
 
 @login_required

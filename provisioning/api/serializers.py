@@ -106,6 +106,19 @@ class OperationDetailSerializer(OperationSerializer):
         fields = [*OperationSerializer.Meta.fields, "events"]
 
 
+class ConsoleRequestSerializer(StrictSerializer):
+    """No fields: a console is asked for with an empty body (anything else is refused)."""
+
+
+class ConsoleLinkSerializer(StrictSerializer):
+    token = serializers.CharField(help_text="Single use; opens the console once, within 60 s")
+    url = serializers.URLField(
+        help_text="The console page with the token: works without signing in to the panel, "
+        "so a billing system can hand it to its customer"
+    )
+    expires_at = serializers.DateTimeField(help_text="Connect before this")
+
+
 class TaskAcceptedSerializer(StrictSerializer):
     """Answer to a request that runs in the background (as DCImanager answers)."""
 

@@ -1,4 +1,5 @@
 from django.db.models import Prefetch
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
@@ -11,11 +12,13 @@ from panel.api.pagination import PageOrCursorPagination
 from panel.api.permissions import AdminWritesOnly
 from panel.api.views import PanelViewSet
 from panel.models import SshKey
-from provisioning import services
+from provisioning import consoles, services
 from provisioning.api.serializers import (
     BootDeviceRequestSerializer,
     CaptureAcceptedSerializer,
     CaptureRequestSerializer,
+    ConsoleLinkSerializer,
+    ConsoleRequestSerializer,
     DiagnosticsRequestSerializer,
     DiskImageSerializer,
     InstallRequestSerializer,
@@ -128,6 +131,24 @@ class OperatedServerViewSet(ServerViewSet):
                 actor=request.user, server=server, **payload.validated_data
             )
         )
+
+    @extend_schema(request=ConsoleRequestSerializer, responses={201: ConsoleLinkSerializer})
+    @action(detail=True, methods=["post"], permission_classes=OWNERS_MAY)
+    def console(self, request, pk=None):
+        """A link to the server's serial console in the browser: single use, valid 60 s to
+        connect, for the caller and this server only (a suspended server's is refused)."""
+        server = self.get_object()
+        ConsoleRequestSerializer(data=request.data).is_valid(raise_exception=True)
+        issued = consoles.issue_console(actor=request.user, server=server)
+        page = reverse("server-console", args=[server.pk])
+        link = {
+            "token": issued.token,
+            "url": request.build_absolute_uri(f"{page}?token={issued.token}"),
+            "expires_at": issued.session.expires_at,
+        }
+        response = Response(ConsoleLinkSerializer(link).data, status=status.HTTP_201_CREATED)
+        response.holds_secret = True  # never kept for an Idempotency-Key replay
+        return response
 
     @extend_schema(request=InstallRequestSerializer, responses={202: TaskAcceptedSerializer})
     @action(detail=True, methods=["post"], permission_classes=OWNERS_MAY)

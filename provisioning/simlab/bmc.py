@@ -6,9 +6,17 @@ refuses what it cannot do; so does this one, and the client falls back to suite 
 It also refuses unknown user names (RAKP2 "unauthorized name") instead of staying
 silent, and can be told to stop answering, to model a BMC that drops off the network, or
 to lose chosen datagrams, to model a lossy network.
+
+It answers Serial-over-LAN: its machine's screen goes out as SOL data, keys typed come in.
 """
 
+import struct
+import threading
+import time
+from collections import deque
+
 import pyghmi.ipmi.bmc as pyghmi_bmc
+import pyghmi.ipmi.console as pyghmi_console
 import pyghmi.ipmi.private.constants as constants
 import pyghmi.ipmi.private.serversession as serversession
 import pyghmi.ipmi.private.session as ipmi_session
@@ -19,6 +27,9 @@ SHA1_SUITE_ALGORITHMS = (1, 1, 1)  # RAKP-HMAC-SHA1, HMAC-SHA1-96, AES-CBC-128
 NO_CIPHER_SUITE_MATCH = 0x11
 UNAUTHORIZED_NAME = 0x0D
 NOT_IN_PRESENT_STATE = 0xD5  # IPMI completion code
+NETFN_APP, GET_PAYLOAD_INSTANCE_INFO = 6, 0x4B
+SOL_ALREADY_ACTIVE = 0x80  # activate payload: "payload already active on another session"
+SOL_RETRANSMIT_SECONDS, SOL_RETRANSMITS = 1.0, 5
 # pyghmi's names for IPMI boot devices <-> the panel's names.
 PANEL_BOOT_DEVICE = {"network": "pxe", "hd": "disk", "optical": "cdrom", "setup": "bios"}
 IPMI_BOOT_DEVICE = {panel: ipmi for ipmi, panel in PANEL_BOOT_DEVICE.items()}
@@ -54,11 +65,57 @@ class SimSession(serversession.ServerSession):
 
     def close_server_session(self):
         """Forget the session at logout; pyghmi keeps every server session forever."""
+        self.bmc.session_closed(self)
         handlers = ipmi_session.Session.bmc_handlers.get(self.sockaddr, {})
         if handlers.get(self.bmc.port) is self:
             del handlers[self.bmc.port]
             if not handlers:
                 ipmi_session.Session.bmc_handlers.pop(self.sockaddr, None)
+
+
+class SimConsole(pyghmi_console.ServerConsole):
+    """The BMC's side of a SOL session that sends and returns.
+
+    pyghmi's server console waits for each acknowledgement by running pyghmi's own event
+    loop, which never reads simlab's sockets (the lab's loop does): it would stall the lab.
+    This one sends a packet and returns; the ack arrives through the lab's loop, which
+    also calls `retransmit` so a lost packet is sent again.
+    """
+
+    sent_at = 0.0
+    retransmits = 0
+
+    def __init__(self, session, iohandler):
+        """pyghmi's initialisation without its last step, a turn of pyghmi's event loop
+        (which fails in simlab: the lab's loop, not pyghmi's, owns the sockets)."""
+        self.outputlock = threading.RLock()
+        self.keepaliveid = None
+        self.connected, self.broken, self.activated, self.poweredon = True, False, True, True
+        self.out_handler = iohandler
+        self.remseq = self.myseq = self.lastsize = self.retriedpayload = 0
+        self.pendingoutput = []
+        self.awaitingack = self.force_session = False
+        self.ipmi_session = session
+        session.sol_handler = self._got_sol_payload
+        self.maxoutcount = 255
+
+    def _sendoutput(self, output, sendbreak=False):
+        self.myseq = self.myseq % 15 + 1
+        self.lastpayload = bytearray((self.myseq, 0, 0, 0)) + output
+        self.awaitingack = True
+        self.sent_at, self.retransmits = time.monotonic(), 0
+        self.send_payload(self.lastpayload, retry=False)
+
+    def retransmit(self) -> bool:
+        """Send an unacknowledged packet again when due; False once the client is gone."""
+        if not self.awaitingack or time.monotonic() - self.sent_at < SOL_RETRANSMIT_SECONDS:
+            return True
+        if self.retransmits == SOL_RETRANSMITS:
+            return False
+        self.retransmits += 1
+        self.sent_at = time.monotonic()
+        self.send_payload(self.lastpayload, retry=False)
+        return True
 
 
 class SimBmc(pyghmi_bmc.Bmc):
@@ -72,6 +129,8 @@ class SimBmc(pyghmi_bmc.Bmc):
         self.power_reads = 0  # chassis status requests: how often the panel read the state
         self.datagrams_received = self.datagrams_lost = 0
         self.lose_datagrams: set[int] = set()  # numbers of received datagrams to drop
+        self.screen_output: deque[str] = deque()  # for the SOL session, sent by the lab's loop
+        machine.screen_watchers.append(self._screen_shows)
 
     def loses_next_datagram(self) -> bool:
         """Count a datagram in; True when the network is to lose it (UDP does)."""
@@ -95,8 +154,50 @@ class SimBmc(pyghmi_bmc.Bmc):
         super().sessionless_data(data, sockaddr)
 
     def handle_raw_request(self, request, session):
-        if not self.silent:
-            super().handle_raw_request(request, session)
+        if self.silent:
+            return
+        if (request["netfn"], request["command"]) == (NETFN_APP, GET_PAYLOAD_INSTANCE_INFO):
+            # The SOL client's keepalive asks who holds the console (IPMI 2.0, 24.5).
+            owner = self.sol.ipmi_session.managedsessionid if self.sol else bytes(4)
+            return session.send_ipmi_response(data=list(owner) + [0] * 8)
+        super().handle_raw_request(request, session)
+
+    def is_active(self):
+        return True  # SOL is there while the BMC has standby power, as on real servers
+
+    def iohandler(self, keys):
+        self.machine.type(bytes(keys))
+
+    def activate_payload(self, request, session):
+        """pyghmi's activation with our console, which first draws the machine's screen."""
+        if self.activated:
+            return session.send_ipmi_response(code=SOL_ALREADY_ACTIVE)
+        self.activated = True
+        # Inbound and outbound payloads of up to 255 bytes, SOL on the BMC's own port.
+        sizes, port = [0xFF, 0, 0xFF, 0], list(struct.pack("!H", self.port))
+        session.send_ipmi_response(data=[0, 0, 0, 0, *sizes, *port, 0xFF, 0xFF])
+        self.sol = SimConsole(session, self.iohandler)
+        self.screen_output.clear()
+        self.screen_output.append(self.machine.screen())
+
+    def session_closed(self, session) -> None:
+        """A client logging out ends its SOL session (pyghmi's server would keep it active)."""
+        if self.sol is not None and self.sol.ipmi_session is session:
+            self.activated, self.sol = False, None
+
+    def _screen_shows(self, text: str) -> None:
+        if self.sol is not None:
+            self.screen_output.append(text)
+
+    def send_console(self) -> None:
+        """Send what the screen showed to the SOL client (the lab's loop calls this)."""
+        if self.sol is None:
+            return
+        while self.screen_output:
+            if text := self.screen_output.popleft():
+                self.sol.send_data(text.encode())
+        if not self.sol.retransmit():
+            self.activated, self.sol = False, None  # the client went away without a word
 
     def get_power_state(self):
         self.power_reads += 1

@@ -185,6 +185,7 @@ def place(ports: LabPorts) -> None:
     _cable(len(bmcs), ports)
 
 
-def sold_machines() -> list[int]:
-    """The BMC ports of the servers customers have: running when the demo starts."""
-    return sorted(_demo_bmcs().filter(server__owner__isnull=False).values_list("port", flat=True))
+def sold_machines() -> list[tuple[int, str]]:
+    """The BMC ports and names of the servers customers have: running when the demo starts."""
+    sold = _demo_bmcs().filter(server__owner__isnull=False)
+    return sorted(sold.values_list("port", "server__name"))

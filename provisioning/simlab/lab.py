@@ -9,6 +9,8 @@ Control API (JSON, on 127.0.0.1:<control port>):
                              "boot_url" (the panel its network boot asks; "" for none),
                              "install_seconds", "install_outcome": "succeed"|"fail"|"hang",
                              "fresh": true (forget its history: counters, console, OS),
+                             "os", "hostname" (the system on its disk, booted next time),
+                             "boot": true (its power button: on, and it boots),
                              "traffic_mbps" (its data port's average rate, out; in is 30 %),
                              "outlet": "on"|"off" (its mains, as if its PDU outlet switched),
                              "power_restore_policy": "always-off"|"previous"|"always-on"}
@@ -40,6 +42,7 @@ from provisioning.simlab.switch import SimSwitch
 from provisioning.simlab.wiring import MAX_BMCS_PER_PROCESS
 
 logger = logging.getLogger(__name__)
+SOL_TICK_SECONDS = 0.05  # how soon a machine's screen reaches an attached SOL console
 # The control API's paths: kind -> (pattern with an optional number, the numbers there are).
 CONTROL_PATHS = {
     "machines": (r"/machines(?:/(\d+))?", lambda lab: lab.bmcs),
@@ -118,6 +121,11 @@ class Lab:
             bmc.lose_datagrams = {now + int(n) for n in changes["lose_datagrams"]}
         if "boot_device" in changes:
             bmc.machine.set_boot_device(changes["boot_device"])
+        if "os" in changes or "hostname" in changes:
+            bmc.machine.os = str(changes.get("os", bmc.machine.os))
+            bmc.machine.hostname = str(changes.get("hostname", bmc.machine.hostname))
+        if changes.get("boot"):
+            bmc.machine.power_on()
         if "boot_url" in changes:
             bmc.machine.boot_url = str(changes["boot_url"]).rstrip("/")
         if "install_seconds" in changes:
@@ -214,8 +222,11 @@ class Lab:
             for port, bmc in self.bmcs.items():
                 selector.register(bmc.serversocket, selectors.EVENT_READ, port)
             while True:
-                for key, _ in selector.select():
+                consoles = [bmc for bmc in self.bmcs.values() if bmc.sol is not None]
+                for key, _ in selector.select(SOL_TICK_SECONDS if consoles else None):
                     self._drain(key.fileobj, key.data)
+                for bmc in consoles:
+                    bmc.send_console()
 
     def _drain(self, sock, port: int) -> None:
         bmc = self.bmcs[port]

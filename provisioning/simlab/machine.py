@@ -50,7 +50,9 @@ class SimMachine:
     what hosting racks configure so that a PDU cycle revives a hung server) comes back on if
     it was on when the power went, "always-on" always does, "always-off" stays off.
     `power_watchers` are called (lock held) just before its power changes: the switch banks
-    its port's traffic counters up to that moment.
+    its port's traffic counters up to that moment. `screen_watchers` are called (perhaps
+    with the lock held, so they must not block) with each piece of text its serial console
+    shows: its BMC sends them over SOL.
     """
 
     port: int
@@ -69,6 +71,10 @@ class SimMachine:
     power_watchers: list = field(default_factory=list, repr=False)
     netboots: int = 0
     os: str = ""
+    hostname: str = ""
+    login_prompt: bool = False  # something reads the console: the login prompt, or a shell
+    shell: str = ""  # the prompt of a shell reading it (the rescue system's) instead of login
+    screen_watchers: list = field(default_factory=list, repr=False)
     console: deque = field(default_factory=lambda: deque(maxlen=20), repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -83,12 +89,53 @@ class SimMachine:
     def say(self, line: str) -> None:
         """What its screen shows (the control API returns the last lines)."""
         self.console.append(line)
+        self._show(line + "\r\n")
+
+    def _show(self, text: str) -> None:
+        for watcher in self.screen_watchers:
+            watcher(text)
+
+    @property
+    def prompt(self) -> str:
+        return self.shell or f"{self.hostname or 'localhost'} login: "
+
+    def wait_at_shell(self, prompt: str) -> None:
+        """A shell reads the console from now on (the rescue system's): it echoes as the login
+        prompt does, until the next boot."""
+        self.shell = prompt
+        self._show(prompt)
+        self.login_prompt = True
+
+    def screen(self) -> str:
+        """The screen as a console that attaches now draws it: the last lines, the prompt."""
+        lines = "".join(f"{line}\r\n" for line in self.console)
+        return lines + (self.prompt if self.login_prompt else "")
+
+    def type(self, keys: bytes) -> None:
+        """Keys typed on its serial console: a booted system's login prompt echoes them
+        (Enter asks again, backspace erases); before that, nothing reads them."""
+        if not self.login_prompt:
+            return
+        for key in keys.decode("utf-8", "replace"):
+            if key in "\r\n":
+                self._show("\r\n" + self.prompt)
+            elif key == "\x7f":
+                self._show("\b \b")
+            elif key.isprintable():
+                self._show(key)
 
     def _boot(self) -> None:
         """Power-on self test done: boot as the BMC's boot device says. Lock held."""
         self.power_on_count += 1
+        self.login_prompt, self.shell = False, ""
+        self.say("Firmware: power-on self test passed")
         if self.boot_device != "pxe":
             self.say(f"Booting from the local disk: {self.os or 'no operating system'}")
+            if self.os:
+                self.say(f"{self.os} starting up")
+                self.say("")
+                self._show(self.prompt)
+                self.login_prompt = True
             return
         if not self.boot_persistent:
             self.boot_device = "default"  # a one-time override is used up by this boot
@@ -102,13 +149,14 @@ class SimMachine:
         """As if newly racked: no boots counted, nothing on screen, an empty disk."""
         with self._lock:
             self.power_on_count = self.netboots = 0
-            self.os = ""
+            self.os = self.hostname = ""
+            self.login_prompt = False
             self.console.clear()
 
-    def installed(self, os_name: str) -> None:
+    def installed(self, os_name: str, hostname: str) -> None:
         """The installer finished and rebooted the machine into its new system."""
         with self._lock:
-            self.os = os_name
+            self.os, self.hostname = os_name, hostname
             if self.power == "on":
                 self._boot()
 
@@ -118,6 +166,7 @@ class SimMachine:
             for watcher in self.power_watchers:
                 watcher()
             self.power = state
+            self.login_prompt = False
 
     def set_power(self, state: str) -> None:
         """Force the power state, booting nothing (the control API's hook)."""
@@ -148,6 +197,7 @@ class SimMachine:
                     watcher()
                 self.mains = False
                 self.power = "off"
+                self.login_prompt = False
                 return
             for watcher in self.power_watchers:
                 watcher()
@@ -200,4 +250,5 @@ class SimMachine:
             "netboots": self.netboots,
             "os": self.os,
             "console": list(self.console),
+            "screen": self.screen(),
         }

@@ -24,7 +24,7 @@ HTTP_TIMEOUT = 15
 CONFIG_URL = re.compile(r"(https?://\S+?/boot/config/[\w-]+)/?(?=\s|$)")
 EVENTS_URL = re.compile(r"https?://[^\s\"']+/boot/events/[\w-]+")
 # The boot script's first line: "echo Metalpanel: OS installation: AlmaLinux 9 on web-01".
-ANNOUNCED = re.compile(r"^echo Metalpanel: [^:]+: (.+) on \S+$", re.MULTILINE)
+ANNOUNCED = re.compile(r"^echo Metalpanel: [^:]+: (.+) on (\S+)$", re.MULTILINE)
 # The reports a rendered config sends (curl -d "...", wget --post-data "...", post "...").
 REPORT = re.compile(r'"(event=[^"]*)"')
 UTILITY = "Metalpanel utility image"
@@ -156,7 +156,7 @@ def _move_disk_images(machine, config: str) -> None:
         machine.say(f"Agent: restored {disk}")
 
 
-def _install(machine, config: str, os_name: str) -> None:
+def _install(machine, config: str, os_name: str, hostname: str) -> None:
     """Send the config's reports spread over install_seconds; its last one is `done`."""
     _move_disk_images(machine, config)
     found = EVENTS_URL.search(config)
@@ -180,7 +180,7 @@ def _install(machine, config: str, os_name: str) -> None:
     _post(machine, events, **reports[-1])
     machine.say("Installer: done; rebooting")
     time.sleep(pause)
-    machine.installed(_system_after(config, machine.os, os_name))
+    machine.installed(_system_after(config, machine.os, os_name), hostname)
 
 
 def _rescue(machine, config: str) -> None:
@@ -193,7 +193,7 @@ def _rescue(machine, config: str) -> None:
         _post(machine, found.group(0), **report)
     machine.say(RESCUE_BANNER)
     machine.say("Log in as root: SSH with your keys or the one-time password, or here.")
-    machine.say(RESCUE_PROMPT)
+    machine.wait_at_shell(RESCUE_PROMPT)
 
 
 def _system_after(config: str, before: str, os_name: str) -> str:
@@ -217,9 +217,10 @@ def run(machine) -> None:
             _rescue(machine, _fetch_config(machine, kernel_line))
             return
         announced = ANNOUNCED.search(script)
-        os_name = announced.group(1) if announced else "an OS installed by Metalpanel"
+        unannounced = ("an OS installed by Metalpanel", machine.hostname)
+        os_name, hostname = announced.groups() if announced else unannounced
         machine.say(f"iPXE: loading the installer of {os_name}")
-        _install(machine, _fetch_config(machine, kernel_line), os_name)
+        _install(machine, _fetch_config(machine, kernel_line), os_name, hostname)
     except NetbootError as exc:
         machine.say(f"Network boot failed: {exc}; the machine stops here")
         logger.warning("simlab: machine %s: network boot failed: %s", machine.port, exc)

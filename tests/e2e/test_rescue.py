@@ -53,15 +53,23 @@ def enter_rescue(api, server, **body) -> dict:
     return response.json()
 
 
-def showing(simlab, port: int, last_line: str) -> dict:
-    """The machine once its screen's last line is `last_line`."""
+def at_the_rescue_shell(simlab, port: int) -> dict:
+    """The machine once its screen waits at the rescue system's root shell."""
     return wait_until(
-        lambda: (state := simlab.machine(port))["console"][-1:] == [last_line] and state, 20
+        lambda: (state := simlab.machine(port))["screen"].endswith(RESCUE_PROMPT) and state, 20
     )
 
 
 def on_its_disk(simlab, port: int, os_name: str) -> dict:
-    return showing(simlab, port, f"Booting from the local disk: {os_name}")
+    """The machine once its latest boot was from its disk, into `os_name`."""
+
+    def booted(state: dict) -> bool:
+        lines = state["console"]
+        boots = [n for n, line in enumerate(lines) if line.startswith("Firmware: ")]
+        latest = lines[boots[-1] :] if boots else lines
+        return f"Booting from the local disk: {os_name}" in latest
+
+    return wait_until(lambda: booted(state := simlab.machine(port)) and state, 20)
 
 
 def test_a_customer_rescues_a_server_and_leaves_the_rescue_system(
@@ -87,7 +95,7 @@ def test_a_customer_rescues_a_server_and_leaves_the_rescue_system(
     screen = simlab.machine(machine)
     assert "iPXE: loading the rescue system" in screen["console"]
     assert RESCUE_BANNER in screen["console"]
-    assert screen["console"][-1] == RESCUE_PROMPT
+    assert screen["screen"].endswith(RESCUE_PROMPT)
     assert screen["os"] == "AlmaLinux 9"  # the disk is untouched
 
     # The API says so, and how to log in.
@@ -120,7 +128,7 @@ def test_a_customer_rescues_a_server_and_leaves_the_rescue_system(
 def test_the_time_limit_ends_the_rescue(owner_api, lab_server, simlab, machine, worker):
     op = ended(enter_rescue(owner_api, lab_server, password=True)["task"])
     assert op.state == "succeeded", op.error
-    showing(simlab, machine, RESCUE_PROMPT)
+    at_the_rescue_shell(simlab, machine)
     RescueSession.objects.filter(operation=op).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )
@@ -152,7 +160,7 @@ def test_a_customer_rescues_a_server_from_the_portal(
     shoot(page, "rescue-password")
     page.get_by_role("link", name=f"operation #{op.pk}").click()
     wait_for_state(page, "Succeeded")
-    showing(simlab, machine, RESCUE_PROMPT)
+    at_the_rescue_shell(simlab, machine)
 
     page.goto(f"/servers/{lab_server.pk}/")
     sync_api.expect(page.get_by_role("status").first).to_contain_text(

@@ -65,27 +65,14 @@ class Qcluster(PanelProcess):
         )
 
 
-class Gunicorn(PanelProcess):
-    """The panel served by gunicorn on a free port, on the test database."""
+class WebServer(PanelProcess):
+    """A web server of the panel's on a free port, on the test database; `command` gets
+    the address to listen on."""
 
-    def __init__(self, workers: int = 2, **settings):
+    def __init__(self, command, **settings):
         self.port = free_tcp_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        super().__init__(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "panel.wsgi",
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "-w",
-                str(workers),
-                "--access-logfile",
-                "/dev/null",
-            ],
-            **settings,
-        )
+        super().__init__(command("127.0.0.1", self.port), **settings)
         wait_until(self._answers)
 
     def _answers(self) -> bool:
@@ -94,6 +81,32 @@ class Gunicorn(PanelProcess):
         except (urllib.error.URLError, OSError):
             return False
         return True
+
+
+class Gunicorn(WebServer):
+    """The panel's HTTP side served by gunicorn."""
+
+    def __init__(self, workers: int = 2, **settings):
+        super().__init__(
+            lambda host, port: [
+                *(sys.executable, "-m", "gunicorn", "panel.wsgi", "-b", f"{host}:{port}"),
+                *("-w", str(workers), "--access-logfile", "/dev/null"),
+            ],
+            **settings,
+        )
+
+
+class Daphne(WebServer):
+    """The panel's ASGI side (its pages and the console's WebSockets) served by daphne."""
+
+    def __init__(self, **settings):
+        super().__init__(
+            lambda host, port: [
+                *(sys.executable, "-m", "daphne", "-b", host, "-p", str(port)),
+                "panel.asgi:application",
+            ],
+            **settings,
+        )
 
 
 class RedisServer:

@@ -17,7 +17,7 @@ from inventory.models import Server
 from panel import tasks
 from panel.models import AuditEvent
 from panel.retention import purge_history
-from provisioning.models import BootTicket, Operation, OperationEvent
+from provisioning.models import BootTicket, ConsoleSession, Operation, OperationEvent
 from tests.factories import make_server
 from webhooks.models import Delivery, Event, Subscription
 
@@ -98,6 +98,25 @@ def test_audit_events_are_kept_two_years_and_the_purge_is_audited_with_its_count
     assert AuditEvent.objects.filter(action="server.update").count() == 1
     record = AuditEvent.objects.get(action="history.purge")
     assert record.actor is None and record.detail == {"deleted": {"panel.AuditEvent": 1}}
+
+
+def test_console_sessions_go_with_the_audit_log_but_an_open_one_stays(admin):
+    server = make_server(actor=admin)
+    *_, held = (
+        ConsoleSession.objects.create(
+            server=server,
+            user=admin,
+            token_hash=f"{n}" * 64,
+            state=state,
+            expires_at=timezone.now(),
+        )
+        for n, state in enumerate(["closed", "issued", "open"])
+    )
+    ConsoleSession.objects.update(created_at=timezone.now() - timedelta(days=731))
+
+    assert purge_history()["provisioning.ConsoleSession"] == 2
+
+    assert list(ConsoleSession.objects.all()) == [held]
 
 
 def test_webhook_events_go_with_their_deliveries_unless_one_is_still_pending():

@@ -248,7 +248,7 @@ def test_a_stop_signal_stops_every_child_of_a_running_demo(tmp_path, signum):
         if signum == signal.SIGTERM:
             _serves_as_production_does(demo_ports_of(demo.args))
         children = _descendants(demo.pid)
-        assert len(children) >= 6  # simlab, qcluster and its workers, gunicorn and its workers
+        assert len(children) >= 6  # simlab, qcluster and its workers, daphne
         demo.send_signal(signum)
         assert demo.wait(timeout=30) == 0
         deadline = time.monotonic() + 5

@@ -16,6 +16,7 @@ from provisioning.simlab.ports import Listener, taken
 from provisioning.simlab.processes import ChildExited, Children, StopRequested
 
 DEMO_TRAFFIC_SECONDS = 60
+DEMO_OS = "Debian 12"  # what the customers' running servers boot from their disks
 # simlab's machines boot from loopback addresses (their own in 127.1.0.0/16 on Linux).
 SIMLAB_BOOT_NETWORK = "127.0.0.0/8"
 START_SECONDS = 60
@@ -31,7 +32,7 @@ PORTS = [
 
 class Command(BaseCommand):
     help = (
-        "Set up the database, seed a demo datacenter and run it: the web panel (gunicorn), a "
+        "Set up the database, seed a demo datacenter and run it: the web panel (daphne), a "
         "django-q2 worker cluster and simlab (one simulated BMC per demo server), without DEBUG "
         "and on a secret key of its own kept next to the database. Every port has an option "
         "and an environment variable; Ctrl-C or SIGTERM stops all of it."
@@ -155,19 +156,13 @@ def _start(children: Children, host, web_port, base, ports: demo.LabPorts, serve
         env,
     )
     children.start("the worker cluster (qcluster)", [*manage, "qcluster"], env)
-    bind = f"[{host}]:{web_port}" if ":" in host else f"{host}:{web_port}"
+    # daphne serves the pages and the console's WebSockets on one port (a deployment puts
+    # gunicorn and daphne behind its proxy: README, Deployment).
     children.start(
-        "the web panel (gunicorn)",
+        "the web panel (daphne)",
         [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "panel.wsgi",
-            f"--bind={bind}",
-            "--workers=2",
-            "--threads=4",
-            "--access-logfile=-",
-            "--no-control-socket",  # its default path is shared by every gunicorn of the user
+            *(sys.executable, "-m", "daphne", f"--bind={host}", f"--port={web_port}"),
+            *("--access-log=-", "panel.asgi:application"),
         ],
         env,
     )
@@ -185,14 +180,15 @@ def _wait_until_serving(children: Children, host: str, port: int) -> None:
     raise CommandError(f"The web panel did not start on port {port}; see its output above.")
 
 
-def _switch_on(children: Children, ports: demo.LabPorts, machines: list[int]) -> None:
+def _switch_on(children: Children, ports: demo.LabPorts, machines: list[tuple[int, str]]) -> None:
     """The servers customers have are running when the demo starts (simlab's machines start
-    off): switched on through simlab's control API once it answers."""
+    off): switched on through simlab's control API once it answers, they boot a system from
+    their disks, so their consoles show its login prompt."""
     deadline = time.monotonic() + START_SECONDS
-    for port in machines:
+    for port, name in machines:
         request = urllib.request.Request(
             f"http://127.0.0.1:{ports.control}/machines/{port}",
-            data=json.dumps({"power": "on"}).encode(),
+            data=json.dumps({"os": DEMO_OS, "hostname": name, "boot": True}).encode(),
             headers={"Content-Type": "application/json"},
         )
         while True:
@@ -233,6 +229,8 @@ def _banner(base: str, key: str, ports: demo.LabPorts, servers: int) -> str:
         f"{base}/api/v1/servers/2/install/\n"
         f"    curl -sS {auth} '{base}/api/v1/operations/?server=2'\n"
         f"    curl -sS {auth} {base}/metrics\n"
+        f"    curl -sS {auth} -X POST {base}/api/v1/servers/1/console/   "
+        "# its url: the serial console in a browser\n"
         f"  simlab:    {servers} BMCs on 127.0.0.1 UDP {ports.bmc_port(0)}-"
         f"{ports.bmc_port(servers - 1)}, machines at "
         f"http://127.0.0.1:{ports.control}/machines\n"

@@ -57,5 +57,5 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("provisioning", "0015_rescue")]
+    dependencies = [("provisioning", "0016_consolesession")]
     operations = [migrations.RunPython(forwards, backwards)]

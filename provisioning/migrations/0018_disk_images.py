@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('inventory', '0012_for_sale_indexes'),
-        ('provisioning', '0016_utility_template_boots_agent_image'),
+        ('provisioning', '0017_utility_template_boots_agent_image'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
