@@ -192,7 +192,9 @@ class UserApiTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, Perso
             actor=request.user, user=self.person(), **payload.validated_data
         )
         token.key = key
-        return Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+        response = Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+        response.secret_fields = ("key",)  # an Idempotency-Key's stored answer: encrypted
+        return response
 
     @extend_schema(parameters=[ID])
     def destroy(self, request, *args, **kwargs):

@@ -6,7 +6,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from rest_framework.test import APIClient
 
 from panel import services as people
-from panel.models import ApiToken, AuditEvent, SshKey
+from panel.models import ApiToken, AuditEvent, IdempotencyRecord, SshKey
 from tests.factories import ECDSA, ED25519, FINGERPRINT
 
 
@@ -128,6 +128,23 @@ def test_staff_create_a_token_whose_key_is_shown_once_and_works(admin_api, admin
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {created['key']}")
     assert client.get("/api/v1/servers/").status_code == 200
+
+
+def test_a_token_created_again_under_its_idempotency_key_is_the_same_and_never_stored_in_clear(
+    admin_api, customer
+):
+    def create():
+        return admin_api.post(
+            tokens_url(customer), {"name": "billing"}, format="json", HTTP_IDEMPOTENCY_KEY="t-1"
+        )
+
+    first, retry = create(), create()
+
+    assert retry["Idempotent-Replayed"] == "true" and retry["Cache-Control"] == "no-store"
+    assert retry.json() == first.json()
+    assert ApiToken.objects.filter(user=customer).count() == 1
+    stored = IdempotencyRecord.objects.get(key="t-1").response_body
+    assert first.json()["key"] not in str(stored)
 
 
 @pytest.mark.parametrize(
