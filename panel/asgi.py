@@ -13,6 +13,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from panel.serving import settle_garbage_collector  # noqa: E402
 from provisioning.consumers import ConsoleConsumer  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -33,3 +34,4 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+settle_garbage_collector()

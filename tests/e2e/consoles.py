@@ -48,8 +48,12 @@ class Viewer:
     def wait_for(self, text: str, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout
         while text not in self.screen and text not in "".join(self.notices):
-            assert time.monotonic() < deadline, f"never saw {text!r}: {self.screen!r}"
-            assert self.read(timeout=deadline - time.monotonic()), f"closed: {self.closed}"
+            never_saw = f"never saw {text!r}: {self.screen!r}"
+            assert time.monotonic() < deadline, never_saw
+            try:
+                assert self.read(timeout=deadline - time.monotonic()), f"closed: {self.closed}"
+            except TimeoutError:
+                raise AssertionError(never_saw) from None
 
     def wait_closed(self, timeout: float = 15) -> tuple[int, str]:
         deadline = time.monotonic() + timeout

@@ -4,12 +4,14 @@ import json
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
 
 
-def test_a_web_process_freezes_what_it_loaded_and_collects_the_young_less_often():
+@pytest.mark.parametrize("entry_point", ["panel.wsgi", "panel.asgi"])
+def test_a_web_process_freezes_what_it_loaded_and_collects_the_young_less_often(entry_point):
     probe = (
-        "import gc, json, panel.wsgi; "
+        f"import gc, json, {entry_point}; "
         "print(json.dumps([gc.get_freeze_count(), gc.get_threshold()[0], "
         "'provisioning.api.views' in __import__('sys').modules]))"
     )
