@@ -106,9 +106,33 @@ def set_boot_device(modeladmin, request, queryset):
     )
 
 
-class StaffReinstallForm(ServerForm):
-    """On a server's page the owner's saved SSH keys are offered; on the bulk action (many
+class OwnersKeysForm(ServerForm):
+    """On a server's page the owner's saved SSH keys are offered; on a bulk action (many
     servers, many owners) only pasted keys."""
+
+    ssh_keys = forms.ModelMultipleChoiceField(
+        label="The owner's saved SSH keys",
+        queryset=SshKey.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    ssh_key_texts = forms.CharField(
+        label="Other SSH public keys",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="OpenSSH public keys, one a line, that root logs in with.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.server is not None and self.server.owner_id:
+            self.fields["ssh_keys"].queryset = SshKey.objects.filter(user=self.server.owner_id)
+        else:
+            del self.fields["ssh_keys"]
+
+
+class StaffReinstallForm(OwnersKeysForm):
+    field_order = ["os_template", "raid", "password", "ssh_keys", "ssh_key_texts"]
 
     os_template = forms.ModelChoiceField(
         label="OS template", queryset=OsTemplate.objects.filter(is_utility=False)
@@ -125,12 +149,6 @@ class StaffReinstallForm(ServerForm):
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="A password, SSH keys, or both.",
     )
-    ssh_keys = forms.ModelMultipleChoiceField(
-        label="The owner's saved SSH keys",
-        queryset=SshKey.objects.none(),
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-    )
     ssh_key_texts = forms.CharField(
         label="Other SSH public keys",
         required=False,
@@ -145,13 +163,6 @@ class StaffReinstallForm(ServerForm):
         required=False,
         help_text="If the server is in the rescue system, end the rescue (audited)",
     )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.server is not None and self.server.owner_id:
-            self.fields["ssh_keys"].queryset = SshKey.objects.filter(user=self.server.owner_id)
-        else:
-            del self.fields["ssh_keys"]
 
 
 def install(actor, server, data: dict) -> Operation:
@@ -212,30 +223,10 @@ resume = _action(
 )
 
 
-class RescueForm(ServerForm):
+class RescueForm(OwnersKeysForm):
     """Staff boot the rescue system with SSH keys: the owner's saved ones (on a server's
     page) or pasted ones. A one-time password is for the API and the portal, which show it
     on their answer; a message here would keep it in the session."""
-
-    ssh_keys = forms.ModelMultipleChoiceField(
-        label="The owner's saved SSH keys",
-        queryset=SshKey.objects.none(),
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-    )
-    ssh_key_texts = forms.CharField(
-        label="Other SSH public keys",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="OpenSSH public keys, one a line, that root logs in with.",
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.server is not None and self.server.owner_id:
-            self.fields["ssh_keys"].queryset = SshKey.objects.filter(user=self.server.owner_id)
-        else:
-            del self.fields["ssh_keys"]
 
 
 def start_rescue(actor, server, data: dict) -> Operation:
