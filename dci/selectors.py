@@ -51,7 +51,7 @@ def state_info(server: Server) -> str:
     return ""
 
 
-def latest_operations(servers: list[Server]) -> dict[int, Operation]:
+def latest_operations(server_ids: list[int]) -> dict[int, Operation]:
     """Each server's running operation, or else its last one: a billing module polls it to
     see its task finish. (A server runs one operation at a time, so its newest is the one
     running, if any.)"""
@@ -59,7 +59,7 @@ def latest_operations(servers: list[Server]) -> dict[int, Operation]:
         Operation.objects.filter(server=OuterRef("pk")).order_by("-created_at", "-pk").values("pk")
     )
     ids = (
-        Server.objects.filter(pk__in=[server.pk for server in servers])
+        Server.objects.filter(pk__in=server_ids)
         .annotate(operation_id=Subquery(newest[:1]))
         .values_list("operation_id", flat=True)
     )

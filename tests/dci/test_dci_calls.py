@@ -3,6 +3,8 @@ written there: its path without a trailing slash, its headers, its body posted w
 `-d`, and the answer's documented shape."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from inventory.models import IpAddress, Server
 from panel.models import AuditEvent, User
@@ -121,6 +123,26 @@ def test_server_by_id_and_its_operation_and_os(admin, staff_dci, racked_server):
         "name": template.name,
         "tags": list(template.tags),
     }
+
+
+@pytest.mark.parametrize("path", ["/api/dci/v3/server/{pk}", "/api/dci/v3/server"])
+def test_a_servers_operation_is_read_before_the_server(staff_dci, racked_server, path):
+    """An operation stores what it did before it ends: read after it, the server shows at
+    least that. Read before it, a billing module polling its power-off saw the task complete
+    beside the server still on (seen in CI)."""
+    staff_dci.post(f"/api/dci/v3/server/{racked_server.pk}/power_on")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert staff_dci.get(path.format(pk=racked_server.pk)).status_code == 200
+
+    statements = [query["sql"] for query in queries]
+    reads_operations = next(
+        n for n, sql in enumerate(statements) if 'FROM "provisioning_operation"' in sql
+    )
+    reads_servers = next(
+        n for n, sql in enumerate(statements) if '"inventory_bmc"."power_state"' in sql
+    )
+    assert reads_operations < reads_servers
 
 
 def test_users_list_and_adding_one(staff_dci, racked_server, admin, customer):
