@@ -81,8 +81,12 @@ class SolConsole:
         raise self._refusal(text)
 
     async def write(self, keys: bytes) -> None:
+        """Keys typed while the console closes (its child is going) are dropped."""
+        if self.process.stdin.is_closing():
+            return
         self.process.stdin.write(keys)
-        await self.process.stdin.drain()
+        with contextlib.suppress(ConnectionResetError):  # the child has just gone
+            await self.process.stdin.drain()
 
     async def close(self) -> None:
         """Deactivate SOL and log out; a child that does not manage within EXIT_SECONDS is

@@ -2,6 +2,7 @@
 the panel served by daphne (its ASGI app, in a process of its own on the test database),
 which holds a real IPMI SOL session to a simlab BMC over UDP."""
 
+import asyncio
 import time
 from datetime import timedelta
 
@@ -14,7 +15,9 @@ from websockets.sync.client import connect
 from inventory.models import Server
 from panel.models import AuditEvent
 from provisioning import consoles
+from provisioning.bmc import BmcTarget
 from provisioning.bmc.drivers import driver_for
+from provisioning.bmc.sol import SolConsole
 from provisioning.models import ConsoleSession, Operation, OsTemplate
 from provisioning.simlab.netboot import RESCUE_BANNER, RESCUE_PROMPT
 from tests.e2e.consoles import Viewer, booted, console_of, viewing
@@ -264,3 +267,16 @@ def test_the_console_reaches_the_rescue_shell_and_shows_the_disk_boot_after_leav
     finally:
         worker.kill()
         simlab.change(lab_server.lab_port, boot_url="")
+
+
+def test_keys_typed_as_the_console_closes_are_dropped(simlab, lab_server):
+    """A viewer typing while the panel closes the console (suspension, takeover, idle)."""
+
+    target = BmcTarget.for_bmc(lab_server.bmc)
+
+    async def type_after_close():
+        console = await SolConsole.open(target, timeout=10)
+        await console.close()
+        await console.write(b"late keys")
+
+    asyncio.run(type_after_close())
