@@ -483,10 +483,27 @@ def _restore_targets(server: Server, image: DiskImage) -> list[dict]:
     ]
 
 
+def restorable_images(server: Server):
+    """The images that may be written onto `server`: its owner's (staff's, if nobody owns
+    it), so that no customer's disks reach another customer's server."""
+    if server.owner_id:
+        return DiskImage.objects.filter(owner=server.owner_id)
+    return DiskImage.objects.filter(owner__role=User.Role.ADMIN)
+
+
+def _restorable_onto(server: Server, image: DiskImage) -> bool:
+    return restorable_images(server).filter(pk=image.pk).exists()
+
+
 def start_restore(*, actor: User, server: Server, image: DiskImage) -> Operation:
-    """Write a ready image onto the server's disks (refused if one is too small)."""
+    """Write a ready image of the server's owner (staff's, for a server nobody owns) onto
+    the server's disks (refused if one is too small)."""
     if not DiskImage.objects.visible_to(actor).filter(pk=image.pk, state="ready").exists():
         raise ValidationError({"image": ["No such image ready to restore."]})
+    if not _restorable_onto(server, image):
+        raise ValidationError(
+            {"image": [f"{image.name} is not an image of {server.name}'s owner."]}
+        )
     disks = _restore_targets(server, image)
     with transaction.atomic():
         op = _start_utility(

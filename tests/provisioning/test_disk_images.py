@@ -201,8 +201,11 @@ def test_a_restore_onto_disks_too_small_or_of_an_image_not_ones_own_is_a_400(
     Server.objects.filter(pk=others.pk).update(facts=diagnosed.facts)
     assert restore(other_api, others, image.pk).json()["image"] == ["No such image."]
     assert restore(owner_api, diagnosed, 999999).status_code == 400
-    # Staff may restore a customer's image onto another customer's server.
-    assert restore(admin_api, others, image.pk).status_code == 202
+    # Not even staff copy one customer's disks onto another customer's server.
+    refused = restore(admin_api, others, image.pk)
+    assert refused.status_code == 400
+    assert refused.json()["image"] == [f"golden is not an image of {others.name}'s owner."]
+    assert not Operation.objects.filter(kind="restore").exists()
 
 
 def test_images_are_seen_by_their_owner_and_staff_only(
@@ -240,7 +243,7 @@ def test_deleting_an_image_removes_its_pieces_unless_a_restore_uses_it(
 
 
 def test_staff_capture_restore_and_delete_images_in_the_admin(
-    client, admin, owner_api, diagnosed, storage
+    client, admin, owner_api, diagnosed, storage, other_customer
 ):
     client.force_login(admin)
     page = f"/admin/inventory/server/{diagnosed.pk}/do"
@@ -257,6 +260,11 @@ def test_staff_capture_restore_and_delete_images_in_the_admin(
     assert not DiskImage.objects.exists()  # a cancelled capture leaves nothing
 
     image = captured(owner_api, client, diagnosed, name="kept")
+    others = make_server(owner=other_customer)
+    Server.objects.filter(pk=others.pk).update(facts=diagnosed.facts)
+    elsewhere = f"/admin/inventory/server/{others.pk}/do/restore/"
+    assert f'value="{image.pk}"' not in client.get(elsewhere).content.decode()
+    assert "valid choice" in client.post(elsewhere, {"image": image.pk}).content.decode()
     assert client.post(f"{page}/restore/", {"image": image.pk}).status_code == 302
     assert Operation.objects.get(kind="restore").params["disks"] == [
         {"name": "vda", "target": "vda"}
