@@ -389,14 +389,7 @@ def end_expired_rescues() -> list[Operation]:
 
 def _reported_disks(server: Server) -> list[dict]:
     """The disks the agent image reported (name and size), in its order; none before."""
-    disks = server.facts.get("disks") if isinstance(server.facts, dict) else None
-    return [
-        disk
-        for disk in (disks if isinstance(disks, list) else [])
-        if isinstance(disk, dict)
-        and isinstance(disk.get("name"), str)
-        and isinstance(disk.get("size_bytes"), int)
-    ]
+    return imaging.reported_disks(server.facts)
 
 
 def start_capture(

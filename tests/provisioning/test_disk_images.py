@@ -117,7 +117,33 @@ def test_pieces_that_are_not_what_they_claim_are_refused(owner_api, client, diag
     assert post_piece(client, url.replace("/vda", "/vdb") + "/0", raw).status_code == 404
     assert post_piece(Client(REMOTE_ADDR="127.0.0.9"), f"{url}/0", raw).status_code == 404
     assert client.get(f"{url}/0").status_code == 404  # a capture's pieces are not served
+    loose = b"!!!" + encoded(raw) + b"\x00garbage"
+    assert post_piece(client, f"{url}/0", raw, body=loose).json()["detail"] == (
+        "The piece is not base64."
+    )
+    assert post_piece(client, f"{url}/0", b"").json()["detail"] == "The piece is empty."
+    bad_length = client.post(
+        f"{url}/0",
+        encoded(raw),
+        content_type="text/plain",
+        headers={"X-Piece-SHA256": hashlib.sha256(raw).hexdigest()},
+        CONTENT_LENGTH="abc",
+    )
+    assert bad_length.status_code == 400
     assert DiskImage.objects.get().stored_bytes == 0
+
+
+def test_only_a_disks_last_piece_may_be_short(owner_api, client, diagnosed):
+    _, url, _ = booted(owner_api, client, diagnosed, "capture", {"name": "golden"})
+    short = b"A" * MIB
+    assert post_piece(client, f"{url}/0", short).status_code == 201  # the last, so far
+    after = post_piece(client, f"{url}/1", DISK[1])
+    assert after.status_code == 400
+    assert after.json()["detail"] == "Only a disk's last piece may be shorter than 2 MiB."
+    assert post_piece(client, f"{url}/0", DISK[0]).status_code == 201  # sent again, whole
+    assert post_piece(client, f"{url}/1", DISK[1]).status_code == 201
+    assert post_piece(client, f"{url}/0", short).status_code == 400  # no longer the last
+    assert DiskImage.objects.get().disks[0]["bytes"] == 3 * MIB
 
 
 def test_over_the_byte_quota_a_piece_is_refused_and_the_failed_capture_leaves_nothing(
@@ -157,9 +183,41 @@ def test_a_capture_needs_disks_the_server_reported(owner_api, lab_server, diagno
     assert "Run diagnostics first" in capture(undiagnosed, name="a").json()["disks"][0]
     assert "has no disk sdz" in capture(diagnosed, name="a", disks=["sdz"]).json()["disks"][0]
     assert "disks" in capture(diagnosed, name="a", disks=["../etc"]).json()
+    assert "disks" in capture(diagnosed, name="a", disks=[".."]).json()
+    assert "disks" in capture(diagnosed, name="a", disks=["sda;reboot"]).json()
     assert "name" in capture(diagnosed, name="a\nb").json()
     assert "unknown" in capture(diagnosed, name="a", unknown=1).json()
     assert not Operation.objects.filter(kind="capture").exists()
+
+
+def test_disks_with_names_no_block_device_has_are_ignored_in_reported_facts(
+    owner_api, client, lab_server
+):
+    Server.objects.filter(pk=lab_server.pk).update(
+        facts={"disks": [{"name": "..", "size_bytes": MIB}, {"name": "sda", "size_bytes": MIB}]}
+    )
+    capture = owner_api.post(
+        f"/api/v1/servers/{lab_server.pk}/capture/", {"name": "all"}, format="json"
+    )
+    assert capture.status_code == 202  # of every disk reported: sda only
+    assert Operation.objects.get(pk=capture.json()["task"]).params["disks"] == ["sda"]
+    owner_api.post(f"/api/v1/operations/{capture.json()['task']}/cancel/")
+    run_operation(capture.json()["task"])
+    _, url, _ = booted(owner_api, client, lab_server, "diagnostics", {"wipe": "none"})
+    secret = url.split("/")[3]
+    disks = [
+        {"name": name, "size_bytes": MIB}
+        for name in ("..", "sda;reboot", "a/b", "Sda", "nvme0n1", "s" * 40)
+    ]
+    disks.append({"name": "vdb", "size_bytes": -1})
+    reported = client.post(
+        f"/boot/events/{secret}",
+        {"event": "facts", "facts": {"cpu": "x", "disks": disks}},
+        content_type="application/json",
+    )
+    assert reported.status_code == 202, reported.content
+    facts = Server.objects.get(pk=lab_server.pk).facts
+    assert facts == {"cpu": "x", "disks": [{"name": "nvme0n1", "size_bytes": MIB}]}
 
 
 def test_a_restore_writes_the_pieces_back_and_boots_the_disk(
