@@ -309,7 +309,7 @@ def record_event(ticket: BootTicket, event: dict) -> EventAnswer:
         events.install_progress(op, event["progress"], message)
     if kind == "facts":
         facts = event["facts"]
-        if "disks" in facts:  # only block devices' names reach paths and scripts
+        if isinstance(facts.get("disks"), list):  # only block devices reach paths, scripts
             facts = {**facts, "disks": imaging.reported_disks(facts)}
         Server.objects.filter(pk=ticket.server_id).update(facts=facts, updated_at=now)
         message = message or "Hardware facts received."
