@@ -346,7 +346,7 @@ def test_customers_capture_restore_list_and_delete_images_in_the_portal(
     browser = Client()
     browser.force_login(customer)
     page = browser.get(f"/servers/{diagnosed.pk}/capture/").content.decode()
-    assert "vda (0.0 GB)" in page
+    assert "vda (3.0\xa0MB)" in page
     response = browser.post(f"/servers/{diagnosed.pk}/capture/", {"name": "portal", "disks": []})
     op = Operation.objects.get(kind="capture")
     assert response.status_code == 302 and response["Location"] == f"/operations/{op.pk}/"
@@ -357,8 +357,12 @@ def test_customers_capture_restore_list_and_delete_images_in_the_portal(
     with django_assert_max_num_queries(12):
         listing = browser.get("/images/").content.decode()
     assert "kept" in listing and "Ready" in listing and "You may keep 5 images" in listing
+    assert f"{diagnosed.name} ({diagnosed.profile.name}), Debian 12" in listing
+    stored = f"{image.stored_bytes / 1024:.1f}\xa0KB"
+    assert f'3.0\xa0MB <span class="small text-body-secondary">({stored} stored)' in listing
+    assert f"yours hold {stored}." in listing
     restore = browser.get(f"/servers/{diagnosed.pk}/restore/").content.decode()
-    assert f'value="{image.pk}"' in restore
+    assert f'value="{image.pk}"' in restore and "kept (3.0\xa0MB, " in restore
     response = browser.post(f"/servers/{diagnosed.pk}/restore/", {"image": image.pk})
     assert response.status_code == 302
     assert Operation.objects.filter(kind="restore", server=diagnosed).exists()
@@ -370,3 +374,38 @@ def test_customers_capture_restore_list_and_delete_images_in_the_portal(
     assert other.get(f"/servers/{diagnosed.pk}/capture/").status_code == 404
     refused = browser.post(f"/images/{image.pk}/delete/", follow=True).content.decode()
     assert "uses kept" in refused  # the restore still runs
+
+
+def test_customers_run_diagnostics_from_the_portal_before_a_capture(
+    client, customer, other_customer, lab_server
+):
+    browser = Client()
+    browser.force_login(customer)
+    server_page = browser.get(f"/servers/{lab_server.pk}/").content.decode()
+    action = f"/servers/{lab_server.pk}/diagnostics/"
+    assert f'action="{action}"' in server_page and "Run diagnostics" in server_page
+    capture = browser.get(f"/servers/{lab_server.pk}/capture/").content.decode()
+    assert "knows no disks" in capture and f'action="{action}"' in capture
+    assert ">Capture</button>" not in capture
+
+    assert Client().post(action).status_code == 302  # to the login page
+    assert not Operation.objects.exists()
+    other = Client()
+    other.force_login(other_customer)
+    assert other.post(action).status_code == 404
+    assert browser.get(action).status_code == 405
+
+    response = browser.post(action)
+    op = Operation.objects.get()
+    assert op.kind == "diagnostics" and op.requested_by == customer
+    assert op.params["wipe"] == "none"
+    assert response.status_code == 302 and response["Location"] == f"/operations/{op.pk}/"
+    again = browser.post(action, follow=True)
+    assert again.redirect_chain[-1][0] == f"/servers/{lab_server.pk}/"
+    assert "already has an active operation" in again.content.decode()
+    assert Operation.objects.count() == 1
+
+    facts = {"disks": [{"name": "vda", "size_bytes": 3 * MIB}]}
+    Server.objects.filter(pk=lab_server.pk).update(facts=facts)
+    capture = browser.get(f"/servers/{lab_server.pk}/capture/").content.decode()
+    assert ">Capture</button>" in capture and "knows no disks" not in capture
