@@ -122,11 +122,11 @@ def receive_piece(ticket: BootTicket, disk: str, index: int, encoded: bytes, sha
         return PieceAnswer(400, {"detail": str(exc)})
     if digest != sha256.lower():
         return PieceAnswer(400, {"detail": "The piece does not match its SHA-256."})
+    if not length:
+        return PieceAnswer(400, {"detail": "The piece is empty."})
     # restore_disk writes piece i at i * chunk_mib: only a disk's last piece may be short.
     after_short = index > 0 and entry["pieces"][index - 1]["bytes"] < limit
     short_within = length < limit and index < len(entry["pieces"]) - 1
-    if not length:
-        return PieceAnswer(400, {"detail": "The piece is empty."})
     if after_short or short_within:
         detail = f"Only a disk's last piece may be shorter than {image.chunk_mib} MiB."
         return PieceAnswer(400, {"detail": detail})

@@ -225,7 +225,7 @@ def test_diagnostics_store_the_facts_the_utility_image_reports(owner_api, client
     script = boot(client, lab_server)
     assert "metalpanel.script=" in script
     secret = re.search(r"metalpanel.script=\S+/boot/config/([\w-]+)", script).group(1)
-    facts = {"cpu": "Xeon", "cpus": 12, "disks": [{"name": "sda", "size_bytes": 10**12}]}
+    assert "wipe=simple\n" in client.get(f"/boot/config/{secret}").content.decode()
     facts = {"cpu": "Xeon", "cpus": 12, "disks": "sda sdb"}
     posted = client.post(
         f"/boot/events/{secret}",
