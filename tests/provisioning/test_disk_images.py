@@ -263,6 +263,9 @@ def test_a_restore_onto_disks_too_small_or_of_an_image_not_ones_own_is_a_400(
     refused = restore(admin_api, others, image.pk)
     assert refused.status_code == 400
     assert refused.json()["image"] == [f"golden is not an image of {others.name}'s owner."]
+    nobodys = make_server(owner=None)
+    Server.objects.filter(pk=nobodys.pk).update(facts=diagnosed.facts)
+    assert restore(admin_api, nobodys, image.pk).status_code == 400  # only staff's images
     assert not Operation.objects.filter(kind="restore").exists()
 
 
