@@ -319,8 +319,16 @@ def capture(actor, server, data: dict) -> Operation:
 class RestoreForm(ServerForm):
     image = forms.ModelChoiceField(
         queryset=DiskImage.objects.filter(state=DiskImage.State.READY).select_related("owner"),
-        help_text="Its disks are written over this server's, in order",
+        help_text="The owner's; its disks are written over this server's, in order",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.server is not None:
+            images = self.fields["image"].queryset
+            self.fields["image"].queryset = images & provisioning_services.restorable_images(
+                self.server
+            )
 
 
 def in_rescue(server) -> bool:

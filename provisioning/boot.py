@@ -27,7 +27,7 @@ from inventory.models import IpAddress, Network, Server
 from panel import audit
 from panel.models import AuditEvent
 from panel.sources import as_ip, in_networks
-from provisioning import engine, events, installers, workflows
+from provisioning import engine, events, imaging, installers, workflows
 from provisioning.models import BootTicket, Operation, OperationEvent, OsTemplate
 from provisioning.workflows import pxe
 
@@ -308,7 +308,10 @@ def record_event(ticket: BootTicket, event: dict) -> EventAnswer:
         )
         events.install_progress(op, event["progress"], message)
     if kind == "facts":
-        Server.objects.filter(pk=ticket.server_id).update(facts=event["facts"], updated_at=now)
+        facts = event["facts"]
+        if isinstance(facts.get("disks"), list):  # only block devices reach paths, scripts
+            facts = {**facts, "disks": imaging.reported_disks(facts)}
+        Server.objects.filter(pk=ticket.server_id).update(facts=facts, updated_at=now)
         message = message or "Hardware facts received."
     state = {"done": Ticket.DONE, "failed": Ticket.FAILED}.get(kind, ticket.state)
     if state != ticket.state:

@@ -12,6 +12,7 @@ digest against what it reads back from its disk.
 import base64
 import binascii
 import hashlib
+import re
 import zlib
 from dataclasses import dataclass
 
@@ -27,6 +28,9 @@ from provisioning.models import BootTicket, DiskImage, Operation
 
 INFLATE_BLOCK = 2**20
 READ_BLOCK = 2**20
+# A kernel block device's name (sda, vda, nvme0n1, mmcblk0): it goes into storage paths,
+# the agent's scripts and /dev/ paths, so nothing else is taken from a machine's report.
+DISK_NAME = r"^[a-z][a-z0-9]{1,31}\Z"
 
 
 class BadPiece(Exception):
@@ -68,6 +72,22 @@ def _inflated_digest(compressed: bytes, limit: int) -> tuple[str, int]:
     return digest.hexdigest(), length
 
 
+def reported_disks(facts) -> list[dict]:
+    """The disks in a machine's hardware facts that have a block device's name and a size in
+    bytes, in its order; the others are left out."""
+    disks = facts.get("disks") if isinstance(facts, dict) else None
+    return [
+        disk
+        for disk in (disks if isinstance(disks, list) else [])
+        if isinstance(disk, dict)
+        and isinstance(disk.get("name"), str)
+        and re.match(DISK_NAME, disk["name"])
+        and isinstance(disk.get("size_bytes"), int)
+        and not isinstance(disk["size_bytes"], bool)
+        and disk["size_bytes"] > 0
+    ]
+
+
 def _disk(image: DiskImage, name: str) -> dict | None:
     return next((disk for disk in image.disks if disk["name"] == name), None)
 
@@ -92,15 +112,24 @@ def receive_piece(ticket: BootTicket, disk: str, index: int, encoded: bytes, sha
     entry = _disk(image, disk) if image and image.state == DiskImage.State.CAPTURING else None
     if entry is None or index > len(entry["pieces"]):
         return PieceAnswer(404, {"detail": "No such disk or piece in this capture."})
-    try:
-        body = base64.b64decode(encoded)
-        digest, length = _inflated_digest(body, piece_limit(image))
+    limit = piece_limit(image)
+    try:  # base64 as busybox writes it: lines of the alphabet, nothing else
+        body = base64.b64decode(encoded.translate(None, b"\r\n"), validate=True)
+        digest, length = _inflated_digest(body, limit)
     except binascii.Error:
         return PieceAnswer(400, {"detail": "The piece is not base64."})
     except BadPiece as exc:
         return PieceAnswer(400, {"detail": str(exc)})
     if digest != sha256.lower():
         return PieceAnswer(400, {"detail": "The piece does not match its SHA-256."})
+    if not length:
+        return PieceAnswer(400, {"detail": "The piece is empty."})
+    # restore_disk writes piece i at i * chunk_mib: only a disk's last piece may be short.
+    after_short = index > 0 and entry["pieces"][index - 1]["bytes"] < limit
+    short_within = length < limit and index < len(entry["pieces"]) - 1
+    if after_short or short_within:
+        detail = f"Only a disk's last piece may be shorter than {image.chunk_mib} MiB."
+        return PieceAnswer(400, {"detail": detail})
     replaced = entry["pieces"][index] if index < len(entry["pieces"]) else None
     growth = len(body) - (replaced["stored"] if replaced else 0)
     owner = image.owner

@@ -389,14 +389,7 @@ def end_expired_rescues() -> list[Operation]:
 
 def _reported_disks(server: Server) -> list[dict]:
     """The disks the agent image reported (name and size), in its order; none before."""
-    disks = server.facts.get("disks") if isinstance(server.facts, dict) else None
-    return [
-        disk
-        for disk in (disks if isinstance(disks, list) else [])
-        if isinstance(disk, dict)
-        and isinstance(disk.get("name"), str)
-        and isinstance(disk.get("size_bytes"), int)
-    ]
+    return imaging.reported_disks(server.facts)
 
 
 def start_capture(
@@ -483,10 +476,27 @@ def _restore_targets(server: Server, image: DiskImage) -> list[dict]:
     ]
 
 
+def restorable_images(server: Server):
+    """The images that may be written onto `server`: its owner's (staff's, if nobody owns
+    it), so that no customer's disks reach another customer's server."""
+    if server.owner_id:
+        return DiskImage.objects.filter(owner=server.owner_id)
+    return DiskImage.objects.filter(owner__role=User.Role.ADMIN)
+
+
+def _restorable_onto(server: Server, image: DiskImage) -> bool:
+    return restorable_images(server).filter(pk=image.pk).exists()
+
+
 def start_restore(*, actor: User, server: Server, image: DiskImage) -> Operation:
-    """Write a ready image onto the server's disks (refused if one is too small)."""
+    """Write a ready image of the server's owner (staff's, for a server nobody owns) onto
+    the server's disks (refused if one is too small)."""
     if not DiskImage.objects.visible_to(actor).filter(pk=image.pk, state="ready").exists():
         raise ValidationError({"image": ["No such image ready to restore."]})
+    if not _restorable_onto(server, image):
+        raise ValidationError(
+            {"image": [f"{image.name} is not an image of {server.name}'s owner."]}
+        )
     disks = _restore_targets(server, image)
     with transaction.atomic():
         op = _start_utility(

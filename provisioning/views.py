@@ -125,7 +125,10 @@ def disk_piece(request, ticket, secret, disk, index):
             return _not_found()
         return FileResponse(piece, content_type="application/gzip")
     limit = imaging.piece_body_limit()
-    if int(request.headers.get("Content-Length") or 0) > limit:
+    length = request.headers.get("Content-Length") or "0"
+    if not (length.isascii() and length.isdigit()):
+        return JsonResponse({"detail": "Content-Length is not a number of bytes."}, status=400)
+    if int(length) > limit:
         return JsonResponse({"detail": f"A piece is at most {limit} bytes."}, status=413)
     body = request.read(limit + 1)
     if len(body) > limit:

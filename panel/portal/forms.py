@@ -3,13 +3,15 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import ValidationError
+from django.template.defaultfilters import filesizeformat
 
 from panel import logins, services
 from panel.exceptions import PanelError
 from panel.models import ApiToken, SshKey
 from panel.portal.selectors import POWER_FILTERS
 from panel.sshkeys import parse_public_keys
-from provisioning import installers
+from provisioning import imaging, installers
+from provisioning import services as provisioning_services
 from provisioning.models import DiskImage, OsTemplate
 
 
@@ -274,26 +276,24 @@ class CaptureForm(forms.Form):
 
     def __init__(self, *args, server, **kwargs):
         super().__init__(*args, **kwargs)
-        disks = [d for d in server.facts.get("disks", []) if isinstance(d, dict)]
         self.fields["disks"].choices = [
-            (disk["name"], f"{disk['name']} ({disk.get('size_bytes', 0) / 1e9:.1f} GB)")
-            for disk in disks
+            (disk["name"], f"{disk['name']} ({filesizeformat(disk['size_bytes'])})")
+            for disk in imaging.reported_disks(server.facts)
         ]
-        self.fields["disks"].help_text = (
-            "None ticked: all of them." if disks else "Run diagnostics first to list the disks."
-        )
+        self.fields["disks"].help_text = "None ticked: all of them."
 
 
 class RestoreForm(forms.Form):
     image = forms.TypedChoiceField(label="Image", coerce=int)
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, server, **kwargs):
         super().__init__(*args, **kwargs)
         ready = DiskImage.objects.visible_to(user).filter(state=DiskImage.State.READY)
+        ready &= provisioning_services.restorable_images(server)
         self.fields["image"].choices = [
             (
                 image.pk,
-                f"{image.name} ({image.raw_bytes / 1e9:.1f} GB, {image.created_at:%Y-%m-%d})",
+                f"{image.name} ({filesizeformat(image.raw_bytes)}, {image.created_at:%Y-%m-%d})",
             )
             for image in ready.order_by("name")
         ]

@@ -72,6 +72,7 @@ urlpatterns = [
     path("servers/<int:pk>/power/", views.power_live, name="server-power-live"),
     path("servers/<int:pk>/power/<str:action>/", views.power, name="server-power"),
     path("servers/<int:pk>/reinstall/", views.reinstall, name="server-reinstall"),
+    path("servers/<int:pk>/diagnostics/", views.run_diagnostics, name="server-diagnostics"),
     path("servers/<int:pk>/capture/", views.capture_image, name="server-capture"),
     path("servers/<int:pk>/restore/", views.restore_image, name="server-restore"),
     path("images/", views.disk_images, name="disk-images"),

@@ -200,17 +200,20 @@ def capture_image(request, pk: int):
         )
         if started is not None:
             return redirect("operation", pk=started[0].pk)
+    title = f"Capture an image of {server.name}"
+    if not form.fields["disks"].choices:
+        return render(request, "portal/capture_no_disks.html", {"server": server, "title": title})
     text = (
         f"{server.name} restarts into the panel's utility system, which copies the disks to "
         "the panel, compressed; then it boots its disk again. Its disks are not changed."
     )
-    return _form_page(request, form, f"Capture an image of {server.name}", "Capture", text)
+    return _form_page(request, form, title, "Capture", text)
 
 
 @login_required
 def restore_image(request, pk: int):
     server = selectors.server_detail(request.user, pk)
-    form = RestoreForm(request.POST or None, user=request.user)
+    form = RestoreForm(request.POST or None, user=request.user, server=server)
     if request.method == "POST" and form.is_valid():
         image = get_object_or_404(
             DiskImage.objects.visible_to(request.user), pk=form.cleaned_data["image"]
@@ -226,8 +229,23 @@ def restore_image(request, pk: int):
 
 
 @login_required
+@require_POST
+def run_diagnostics(request, pk: int):
+    """Restart the server into the utility image, which reports its hardware (its disks,
+    which a capture needs) without changing anything."""
+    server = selectors.server_detail(request.user, pk)
+    try:
+        op = services.start_diagnostics(actor=request.user, server=server)
+    except PanelError as exc:
+        messages.error(request, exc.message)
+        return redirect("server", pk=server.pk)
+    messages.success(request, f"Diagnostics started on {server.name}.")
+    return redirect("operation", pk=op.pk)
+
+
+@login_required
 def disk_images(request):
-    images = DiskImage.objects.visible_to(request.user).select_related("owner")
+    images = DiskImage.objects.visible_to(request.user).select_related("owner", "source_server")
     return render(
         request,
         "portal/disk_images.html",
@@ -235,7 +253,7 @@ def disk_images(request):
             "images": images,
             "quota_count": settings.PANEL_IMAGE_QUOTA_COUNT,
             "quota_gb": settings.PANEL_IMAGE_QUOTA_BYTES / 1e9,
-            "stored_gb": imaging.stored_by(request.user) / 1e9,
+            "stored_bytes": imaging.stored_by(request.user),
         },
     )
 

@@ -4,6 +4,7 @@ from rest_framework import serializers
 from inventory.api.serializers import ServerSerializer
 from panel.api.serializers import StrictModelSerializer, StrictSerializer, UserRefSerializer
 from panel.sshkeys import parse_public_key
+from provisioning import imaging
 from provisioning.bmc import BOOT_DEVICES, POWER_ACTIONS
 from provisioning.installers import RAID_NAMES, WIPE_MODES
 from provisioning.models import DiskImage, Operation, OperationEvent, OsTemplate
@@ -311,7 +312,7 @@ class CaptureRequestSerializer(StrictSerializer):
         help_text="The image's name, unique among its owner's images",
     )
     disks = serializers.ListField(
-        child=serializers.RegexField(r"^[a-z][a-z0-9]*$", max_length=32),
+        child=serializers.RegexField(imaging.DISK_NAME, max_length=32),
         required=False,
         default=list,
         max_length=32,

@@ -117,7 +117,33 @@ def test_pieces_that_are_not_what_they_claim_are_refused(owner_api, client, diag
     assert post_piece(client, url.replace("/vda", "/vdb") + "/0", raw).status_code == 404
     assert post_piece(Client(REMOTE_ADDR="127.0.0.9"), f"{url}/0", raw).status_code == 404
     assert client.get(f"{url}/0").status_code == 404  # a capture's pieces are not served
+    loose = b"!!!" + encoded(raw) + b"\x00garbage"
+    assert post_piece(client, f"{url}/0", raw, body=loose).json()["detail"] == (
+        "The piece is not base64."
+    )
+    assert post_piece(client, f"{url}/0", b"").json()["detail"] == "The piece is empty."
+    bad_length = client.post(
+        f"{url}/0",
+        encoded(raw),
+        content_type="text/plain",
+        headers={"X-Piece-SHA256": hashlib.sha256(raw).hexdigest()},
+        CONTENT_LENGTH="abc",
+    )
+    assert bad_length.status_code == 400
     assert DiskImage.objects.get().stored_bytes == 0
+
+
+def test_only_a_disks_last_piece_may_be_short(owner_api, client, diagnosed):
+    _, url, _ = booted(owner_api, client, diagnosed, "capture", {"name": "golden"})
+    short = b"A" * MIB
+    assert post_piece(client, f"{url}/0", short).status_code == 201  # the last, so far
+    after = post_piece(client, f"{url}/1", DISK[1])
+    assert after.status_code == 400
+    assert after.json()["detail"] == "Only a disk's last piece may be shorter than 2 MiB."
+    assert post_piece(client, f"{url}/0", DISK[0]).status_code == 201  # sent again, whole
+    assert post_piece(client, f"{url}/1", DISK[1]).status_code == 201
+    assert post_piece(client, f"{url}/0", short).status_code == 400  # no longer the last
+    assert DiskImage.objects.get().disks[0]["bytes"] == 3 * MIB
 
 
 def test_over_the_byte_quota_a_piece_is_refused_and_the_failed_capture_leaves_nothing(
@@ -157,9 +183,41 @@ def test_a_capture_needs_disks_the_server_reported(owner_api, lab_server, diagno
     assert "Run diagnostics first" in capture(undiagnosed, name="a").json()["disks"][0]
     assert "has no disk sdz" in capture(diagnosed, name="a", disks=["sdz"]).json()["disks"][0]
     assert "disks" in capture(diagnosed, name="a", disks=["../etc"]).json()
+    assert "disks" in capture(diagnosed, name="a", disks=[".."]).json()
+    assert "disks" in capture(diagnosed, name="a", disks=["sda;reboot"]).json()
     assert "name" in capture(diagnosed, name="a\nb").json()
     assert "unknown" in capture(diagnosed, name="a", unknown=1).json()
     assert not Operation.objects.filter(kind="capture").exists()
+
+
+def test_disks_with_names_no_block_device_has_are_ignored_in_reported_facts(
+    owner_api, client, lab_server
+):
+    Server.objects.filter(pk=lab_server.pk).update(
+        facts={"disks": [{"name": "..", "size_bytes": MIB}, {"name": "sda", "size_bytes": MIB}]}
+    )
+    capture = owner_api.post(
+        f"/api/v1/servers/{lab_server.pk}/capture/", {"name": "all"}, format="json"
+    )
+    assert capture.status_code == 202  # of every disk reported: sda only
+    assert Operation.objects.get(pk=capture.json()["task"]).params["disks"] == ["sda"]
+    owner_api.post(f"/api/v1/operations/{capture.json()['task']}/cancel/")
+    run_operation(capture.json()["task"])
+    _, url, _ = booted(owner_api, client, lab_server, "diagnostics", {"wipe": "none"})
+    secret = url.split("/")[3]
+    disks = [
+        {"name": name, "size_bytes": MIB}
+        for name in ("..", "sda;reboot", "a/b", "Sda", "nvme0n1", "s" * 40)
+    ]
+    disks.append({"name": "vdb", "size_bytes": -1})
+    reported = client.post(
+        f"/boot/events/{secret}",
+        {"event": "facts", "facts": {"cpu": "x", "disks": disks}},
+        content_type="application/json",
+    )
+    assert reported.status_code == 202, reported.content
+    facts = Server.objects.get(pk=lab_server.pk).facts
+    assert facts == {"cpu": "x", "disks": [{"name": "nvme0n1", "size_bytes": MIB}]}
 
 
 def test_a_restore_writes_the_pieces_back_and_boots_the_disk(
@@ -201,8 +259,14 @@ def test_a_restore_onto_disks_too_small_or_of_an_image_not_ones_own_is_a_400(
     Server.objects.filter(pk=others.pk).update(facts=diagnosed.facts)
     assert restore(other_api, others, image.pk).json()["image"] == ["No such image."]
     assert restore(owner_api, diagnosed, 999999).status_code == 400
-    # Staff may restore a customer's image onto another customer's server.
-    assert restore(admin_api, others, image.pk).status_code == 202
+    # Not even staff copy one customer's disks onto another customer's server.
+    refused = restore(admin_api, others, image.pk)
+    assert refused.status_code == 400
+    assert refused.json()["image"] == [f"golden is not an image of {others.name}'s owner."]
+    nobodys = make_server(owner=None)
+    Server.objects.filter(pk=nobodys.pk).update(facts=diagnosed.facts)
+    assert restore(admin_api, nobodys, image.pk).status_code == 400  # only staff's images
+    assert not Operation.objects.filter(kind="restore").exists()
 
 
 def test_images_are_seen_by_their_owner_and_staff_only(
@@ -240,7 +304,7 @@ def test_deleting_an_image_removes_its_pieces_unless_a_restore_uses_it(
 
 
 def test_staff_capture_restore_and_delete_images_in_the_admin(
-    client, admin, owner_api, diagnosed, storage
+    client, admin, owner_api, diagnosed, storage, other_customer
 ):
     client.force_login(admin)
     page = f"/admin/inventory/server/{diagnosed.pk}/do"
@@ -257,6 +321,11 @@ def test_staff_capture_restore_and_delete_images_in_the_admin(
     assert not DiskImage.objects.exists()  # a cancelled capture leaves nothing
 
     image = captured(owner_api, client, diagnosed, name="kept")
+    others = make_server(owner=other_customer)
+    Server.objects.filter(pk=others.pk).update(facts=diagnosed.facts)
+    elsewhere = f"/admin/inventory/server/{others.pk}/do/restore/"
+    assert f'value="{image.pk}"' not in client.get(elsewhere).content.decode()
+    assert "valid choice" in client.post(elsewhere, {"image": image.pk}).content.decode()
     assert client.post(f"{page}/restore/", {"image": image.pk}).status_code == 302
     assert Operation.objects.get(kind="restore").params["disks"] == [
         {"name": "vda", "target": "vda"}
@@ -280,7 +349,7 @@ def test_customers_capture_restore_list_and_delete_images_in_the_portal(
     browser = Client()
     browser.force_login(customer)
     page = browser.get(f"/servers/{diagnosed.pk}/capture/").content.decode()
-    assert "vda (0.0 GB)" in page
+    assert "vda (3.0\xa0MB)" in page
     response = browser.post(f"/servers/{diagnosed.pk}/capture/", {"name": "portal", "disks": []})
     op = Operation.objects.get(kind="capture")
     assert response.status_code == 302 and response["Location"] == f"/operations/{op.pk}/"
@@ -291,8 +360,12 @@ def test_customers_capture_restore_list_and_delete_images_in_the_portal(
     with django_assert_max_num_queries(12):
         listing = browser.get("/images/").content.decode()
     assert "kept" in listing and "Ready" in listing and "You may keep 5 images" in listing
+    assert f"{diagnosed.name} ({diagnosed.profile.name}), Debian 12" in listing
+    stored = f"{image.stored_bytes / 1024:.1f}\xa0KB"
+    assert f'3.0\xa0MB <span class="small text-body-secondary">({stored} stored)' in listing
+    assert f"yours hold {stored}." in listing
     restore = browser.get(f"/servers/{diagnosed.pk}/restore/").content.decode()
-    assert f'value="{image.pk}"' in restore
+    assert f'value="{image.pk}"' in restore and "kept (3.0\xa0MB, " in restore
     response = browser.post(f"/servers/{diagnosed.pk}/restore/", {"image": image.pk})
     assert response.status_code == 302
     assert Operation.objects.filter(kind="restore", server=diagnosed).exists()
@@ -304,3 +377,38 @@ def test_customers_capture_restore_list_and_delete_images_in_the_portal(
     assert other.get(f"/servers/{diagnosed.pk}/capture/").status_code == 404
     refused = browser.post(f"/images/{image.pk}/delete/", follow=True).content.decode()
     assert "uses kept" in refused  # the restore still runs
+
+
+def test_customers_run_diagnostics_from_the_portal_before_a_capture(
+    client, customer, other_customer, lab_server
+):
+    browser = Client()
+    browser.force_login(customer)
+    server_page = browser.get(f"/servers/{lab_server.pk}/").content.decode()
+    action = f"/servers/{lab_server.pk}/diagnostics/"
+    assert f'action="{action}"' in server_page and "Run diagnostics" in server_page
+    capture = browser.get(f"/servers/{lab_server.pk}/capture/").content.decode()
+    assert "knows no disks" in capture and f'action="{action}"' in capture
+    assert ">Capture</button>" not in capture
+
+    assert Client().post(action).status_code == 302  # to the login page
+    assert not Operation.objects.exists()
+    other = Client()
+    other.force_login(other_customer)
+    assert other.post(action).status_code == 404
+    assert browser.get(action).status_code == 405
+
+    response = browser.post(action)
+    op = Operation.objects.get()
+    assert op.kind == "diagnostics" and op.requested_by == customer
+    assert op.params["wipe"] == "none"
+    assert response.status_code == 302 and response["Location"] == f"/operations/{op.pk}/"
+    again = browser.post(action, follow=True)
+    assert again.redirect_chain[-1][0] == f"/servers/{lab_server.pk}/"
+    assert "already has an active operation" in again.content.decode()
+    assert Operation.objects.count() == 1
+
+    facts = {"disks": [{"name": "vda", "size_bytes": 3 * MIB}]}
+    Server.objects.filter(pk=lab_server.pk).update(facts=facts)
+    capture = browser.get(f"/servers/{lab_server.pk}/capture/").content.decode()
+    assert ">Capture</button>" in capture and "knows no disks" not in capture
