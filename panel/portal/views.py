@@ -300,6 +300,8 @@ def delete_disk_image(request, pk: int):
     return redirect("disk-images")
 
 
+@login_required
+@require_POST
 def rescue_exit(request, pk: int):
     server = selectors.server_detail(request.user, pk)
     try:

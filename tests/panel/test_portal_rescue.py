@@ -106,6 +106,17 @@ def test_leaving_the_rescue_system(browser, owned_server, customer):
     assert "already has an active operation" in page_text(again)
 
 
+def test_leaving_takes_a_logged_in_post_never_a_link(browser, owned_server, customer):
+    """A GET (a link or an image on another site) never ends a customer's rescue."""
+    in_rescue(owned_server, customer)
+    path = f"/servers/{owned_server.pk}/rescue/exit/"
+
+    assert browser.get(path).status_code == 405
+    anonymous = Client().post(path)
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith("/login/")
+    assert not Operation.objects.filter(kind=Operation.Kind.RESCUE_EXIT).exists()
+
+
 def test_another_customers_server_has_no_rescue_pages(browser, admin, other_customer):
     theirs = make_server(actor=admin, owner=other_customer)
     assert browser.get(f"/servers/{theirs.pk}/rescue/").status_code == 404
