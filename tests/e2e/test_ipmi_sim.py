@@ -44,10 +44,12 @@ def running_ipmi_sim(folder: Path, sol: str = "") -> Iterator[tuple[int, Path]]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    time.sleep(1)
-    yield port, state
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        time.sleep(1)
+        yield port, state
+    finally:  # a failed test leaves no ipmi_sim behind
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture
