@@ -52,6 +52,9 @@
     } else {
       plot = new window.uPlot(options(box.clientWidth), data, box);
     }
+    // Nothing to draw: no axes of a made-up scale under the status line.
+    plot.root.style.display = present ? "" : "none";
+    box.classList.toggle("is-empty", !present);
     box.dataset.points = String(data[0].length);
   }
 

@@ -44,3 +44,13 @@ def test_the_chart_draws_the_last_day_on_the_customer_and_staff_pages(
     page.goto(f"/admin/inventory/server/{owned_server.pk}/change/")
     sync_api.expect(page.locator("#traffic-chart canvas")).to_be_visible()
     shoot(page, "traffic-admin")
+
+
+def test_a_server_without_traffic_says_so_and_draws_no_empty_chart(page, customer, owned_server):
+    log_in(page, customer.email)
+    page.goto(f"/servers/{owned_server.pk}/")
+    chart = page.locator("#traffic-chart")
+    sync_api.expect(chart.locator(".traffic-status")).to_have_text(
+        "No traffic recorded in this range yet."
+    )
+    sync_api.expect(chart.locator("canvas")).to_be_hidden()
