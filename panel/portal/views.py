@@ -118,12 +118,23 @@ def power(request, pk: int, action: str):
     if request.method != "POST":
         context = {"server": server, "action": action, "label": label, "explanation": explanation}
         return render(request, "portal/power_confirm.html", context)
+    return _start_on(
+        request,
+        server,
+        lambda **who: services.request_power(**who, action=action),
+        f"{label} requested for {server.name}.",
+    )
+
+
+def _start_on(request, server, start, started: str):
+    """Start an operation on `server` with `start(actor=, server=)`: the operation's page,
+    or the server's page with the refusal."""
     try:
-        op = services.request_power(actor=request.user, server=server, action=action)
+        op = start(actor=request.user, server=server)
     except PanelError as exc:
         messages.error(request, exc.message)
         return redirect("server", pk=server.pk)
-    messages.success(request, f"{label} requested for {server.name}.")
+    messages.success(request, started)
     return redirect("operation", pk=op.pk)
 
 
@@ -234,13 +245,9 @@ def run_diagnostics(request, pk: int):
     """Restart the server into the utility image, which reports its hardware (its disks,
     which a capture needs) without changing anything."""
     server = selectors.server_detail(request.user, pk)
-    try:
-        op = services.start_diagnostics(actor=request.user, server=server)
-    except PanelError as exc:
-        messages.error(request, exc.message)
-        return redirect("server", pk=server.pk)
-    messages.success(request, f"Diagnostics started on {server.name}.")
-    return redirect("operation", pk=op.pk)
+    return _start_on(
+        request, server, services.start_diagnostics, f"Diagnostics started on {server.name}."
+    )
 
 
 @login_required
@@ -304,13 +311,12 @@ def delete_disk_image(request, pk: int):
 @require_POST
 def rescue_exit(request, pk: int):
     server = selectors.server_detail(request.user, pk)
-    try:
-        op = services.request_rescue_exit(actor=request.user, server=server)
-    except PanelError as exc:
-        messages.error(request, exc.message)
-        return redirect("server", pk=server.pk)
-    messages.success(request, f"{server.name} is leaving the rescue system.")
-    return redirect("operation", pk=op.pk)
+    return _start_on(
+        request,
+        server,
+        services.request_rescue_exit,
+        f"{server.name} is leaving the rescue system.",
+    )
 
 
 def _operation_context(request, pk: int) -> dict:
