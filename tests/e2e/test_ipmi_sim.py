@@ -13,6 +13,7 @@ import pytest
 from provisioning.bmc import BmcAuthFailed, BmcTarget
 from provisioning.bmc.ipmi import IpmiDriver
 from tests.e2e.consoles import console_of
+from tests.e2e.workers import wait_until
 from tests.factories import make_server
 from tests.simlab import free_tcp_port, free_udp_ports
 
@@ -110,16 +111,20 @@ def test_the_panels_console_reaches_ipmi_sims_serial_port(tmp_path, asgi_panel, 
         machine.wait(timeout=10)
 
 
-def listening(port: int, timeout: float = 10) -> None:
+def listening(port: int) -> None:
     """Until something listens on 127.0.0.1:`port`, read from /proc: a test connection would
     be the one connection socat serves."""
-    entry, deadline = f"0100007F:{port:04X}", time.monotonic() + timeout
-    while not any(
-        fields[1] == entry and fields[3] == "0A"  # TCP_LISTEN
-        for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
-    ):
-        assert time.monotonic() < deadline, f"nothing listens on {port}"
-        time.sleep(0.05)
+    entry = f"0100007F:{port:04X}"
+    wait_until(
+        lambda: any(
+            fields[1] == entry and fields[3] == "0A"  # TCP_LISTEN
+            for fields in (
+                line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+            )
+        ),
+        timeout=10,
+        interval=0.05,
+    )
 
 
 def typed_until_echoed(viewer, keys: str, attempts: int = 5) -> None:
